@@ -63,19 +63,22 @@ type Factors struct {
 // Attestation is an oracle's signed statement of a site's hourly matched
 // renewable consumption over a period of whole hours.
 type Attestation struct {
-	Version      int64          `json:"version"`
-	SiteID       string         `json:"site_id"`
-	Instrument   Instrument     `json:"instrument"`
-	PeriodStart  string         `json:"period_start"` // inclusive, on the hour
-	PeriodEnd    string         `json:"period_end"`   // exclusive, on the hour
-	Dataset      DatasetPin     `json:"dataset"`
-	Factors      Factors        `json:"factors"`
-	ReadingsRoot string         `json:"readings_root"` // hex Merkle root over the readings used
-	Hours        []AttestedHour `json:"hours"`         // ascending, hours with data
-	Gaps         []string       `json:"gaps"`          // hours of the period left out for missing data
-	Totals       Totals         `json:"totals"`
-	Quantity     int64          `json:"quantity"` // units to mint
-	AttestedAt   string         `json:"attested_at"`
+	Version      int64      `json:"version"`
+	SiteID       string     `json:"site_id"`
+	Instrument   Instrument `json:"instrument"`
+	PeriodStart  string     `json:"period_start"` // inclusive, on the hour
+	PeriodEnd    string     `json:"period_end"`   // exclusive, on the hour
+	Dataset      DatasetPin `json:"dataset"`
+	Factors      Factors    `json:"factors"`
+	ReadingsRoot string     `json:"readings_root"` // hex Merkle root over the readings used
+	// ConsumptionMeters are the site's consumption meters whose readings
+	// make up each hour's consumption, sorted.
+	ConsumptionMeters []string       `json:"consumption_meters"`
+	Hours             []AttestedHour `json:"hours"` // ascending, hours with data
+	Gaps              []string       `json:"gaps"`  // hours of the period left out for missing data
+	Totals            Totals         `json:"totals"`
+	Quantity          int64          `json:"quantity"` // units to mint
+	AttestedAt        string         `json:"attested_at"`
 }
 
 // OracleSignature is one oracle's Ed25519 signature over an attestation.
@@ -140,7 +143,9 @@ func ParseHour(s string) (time.Time, error) {
 	return t, nil
 }
 
-// ParseTime parses an RFC 3339 timestamp in UTC ("Z").
+// ParseTime parses an RFC 3339 timestamp in UTC in its one canonical form,
+// whole seconds ending in Z (2023-06-01T00:00:00Z), so that one instant has
+// one spelling in keys and signed bytes.
 func ParseTime(s string) (time.Time, error) {
 	if !strings.HasSuffix(s, "Z") {
 		return time.Time{}, Errorf(EINVALID, "time %q is not RFC 3339 UTC (ending in Z)", s)
@@ -148,6 +153,9 @@ func ParseTime(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return time.Time{}, Errorf(EINVALID, "time %q is not RFC 3339", s)
+	}
+	if FormatTime(t) != s {
+		return time.Time{}, Errorf(EINVALID, "time %q is not in canonical form %q", s, FormatTime(t))
 	}
 	return t.UTC(), nil
 }
@@ -190,6 +198,14 @@ func CheckAttestation(a *Attestation) error {
 	}
 	if len(a.ReadingsRoot) != 64 {
 		return Errorf(EINVALID, "readings_root must be 64 hex digits")
+	}
+	if len(a.ConsumptionMeters) == 0 {
+		return Errorf(EINVALID, "attestation names no consumption meters")
+	}
+	for i, m := range a.ConsumptionMeters {
+		if m == "" || (i > 0 && a.ConsumptionMeters[i-1] >= m) {
+			return Errorf(EINVALID, "consumption_meters must be non-empty, sorted and unique")
+		}
 	}
 	if len(a.Hours) == 0 {
 		return Errorf(EINVALID, "attestation has no hours")

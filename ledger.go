@@ -3,6 +3,7 @@ package greenmint
 import (
 	"context"
 	"crypto"
+	"encoding/json"
 )
 
 // Identity is an actor on the ledger: its organisation's MSP ID, its X.509
@@ -49,4 +50,40 @@ type Ledger interface {
 	// closed then. A listener resumes from its checkpoint by passing the
 	// block after the last one it finished.
 	Events(ctx context.Context, fromBlock uint64) (<-chan ChaincodeEvent, error)
+}
+
+// SubmitJSON submits function with req encoded as its one JSON argument and
+// decodes the result into resp (unless resp is nil).
+func SubmitJSON(ctx context.Context, l Ledger, id *Identity, function string, req, resp any) (*TxResult, error) {
+	arg, err := json.Marshal(req)
+	if err != nil {
+		return nil, Errorf(EINVALID, "cannot encode %s request: %v", function, err)
+	}
+	res, err := l.Submit(ctx, id, function, string(arg))
+	if err != nil {
+		return nil, err
+	}
+	if resp != nil {
+		if err := json.Unmarshal(res.Payload, resp); err != nil {
+			return nil, Errorf(EINTERNAL, "cannot decode %s result: %v", function, err)
+		}
+	}
+	return res, nil
+}
+
+// EvaluateJSON evaluates query function with req as its one JSON argument
+// and decodes the result into resp.
+func EvaluateJSON(ctx context.Context, l Ledger, id *Identity, function string, req, resp any) error {
+	arg, err := json.Marshal(req)
+	if err != nil {
+		return Errorf(EINVALID, "cannot encode %s request: %v", function, err)
+	}
+	out, err := l.Evaluate(ctx, id, function, string(arg))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(out, resp); err != nil {
+		return Errorf(EINTERNAL, "cannot decode %s result: %v", function, err)
+	}
+	return nil
 }

@@ -1,0 +1,282 @@
+package chaincode
+
+import (
+	"crypto/ed25519"
+	"sort"
+
+	"github.com/greenmint/greenmint"
+)
+
+func checkPolicy(r *greenmint.PolicyRequest) error {
+	if r.Threshold < 1 || r.Threshold > 100 {
+		return greenmint.Errorf(greenmint.EINVALID, "threshold must be 1 to 100, got %d", r.Threshold)
+	}
+	if r.ToleranceBP < 0 || r.ToleranceBP > 10_000 {
+		return greenmint.Errorf(greenmint.EINVALID, "tolerance_bp must be 0 to 10000, got %d", r.ToleranceBP)
+	}
+	return nil
+}
+
+// bootstrap makes the caller's organisation the registry. It runs once.
+func (t *txn) bootstrap(r *greenmint.PolicyRequest) (any, error) {
+	if err := t.requireRole(greenmint.RoleRegistry); err != nil {
+		return nil, err
+	}
+	if ok, err := t.get(nil, kindPolicy); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "the ledger is already bootstrapped")
+	}
+	if err := checkPolicy(r); err != nil {
+		return nil, err
+	}
+	p := greenmint.Policy{RegistryMSP: t.caller.MSPID, Threshold: r.Threshold, ToleranceBP: r.ToleranceBP, UpdatedAt: t.stamp()}
+	return p, t.put(p, kindPolicy)
+}
+
+func (t *txn) setPolicy(r *greenmint.PolicyRequest) (any, error) {
+	p, err := t.requireRegistry()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPolicy(r); err != nil {
+		return nil, err
+	}
+	p.Threshold, p.ToleranceBP, p.UpdatedAt = r.Threshold, r.ToleranceBP, t.stamp()
+	return p, t.put(p, kindPolicy)
+}
+
+func (t *txn) registerOracle(r *greenmint.RegisterOracleRequest) (any, error) {
+	if _, err := t.requireRegistry(); err != nil {
+		return nil, err
+	}
+	if err := checkID("oracle_id", r.OracleID, objIDPattern); err != nil {
+		return nil, err
+	}
+	if err := checkID("msp_id", r.MSPID, mspPattern); err != nil {
+		return nil, err
+	}
+	if len(r.PublicKey) != ed25519.PublicKeySize {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "public_key must be a %d-byte Ed25519 key, got %d bytes", ed25519.PublicKeySize, len(r.PublicKey))
+	}
+	if ok, err := t.get(nil, kindOracle, r.OracleID); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "oracle %s is already registered", r.OracleID)
+	}
+	o := greenmint.OracleRegistration{ID: r.OracleID, MSPID: r.MSPID, PublicKey: r.PublicKey, Status: greenmint.OracleActive, RegisteredAt: t.stamp(), UpdatedAt: t.stamp()}
+	return o, t.put(o, kindOracle, o.ID)
+}
+
+func (t *txn) revokeOracle(r *greenmint.RevokeOracleRequest) (any, error) {
+	if _, err := t.requireRegistry(); err != nil {
+		return nil, err
+	}
+	var o greenmint.OracleRegistration
+	if err := t.mustGet(&o, "oracle", kindOracle, r.OracleID); err != nil {
+		return nil, err
+	}
+	if err := checkText("reason", r.Reason, true, 1000); err != nil {
+		return nil, err
+	}
+	if o.Status == greenmint.OracleRevoked {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "oracle %s is already revoked", o.ID)
+	}
+	o.Status, o.UpdatedAt = greenmint.OracleRevoked, t.stamp()
+	return o, t.put(o, kindOracle, o.ID)
+}
+
+func (t *txn) publishDataset(r *greenmint.PublishDatasetRequest) (any, error) {
+	if _, err := t.requireRegistry(); err != nil {
+		return nil, err
+	}
+	d := r.Dataset
+	if err := checkID("dataset id", d.ID, objIDPattern); err != nil {
+		return nil, err
+	}
+	if err := checkID("dataset version", d.Version, objIDPattern); err != nil {
+		return nil, err
+	}
+	if err := checkText("source", d.Source, true, 1000); err != nil {
+		return nil, err
+	}
+	if err := checkText("license", d.License, true, 200); err != nil {
+		return nil, err
+	}
+	if len(d.GridFactors) == 0 || len(d.LifecycleFactors) == 0 {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "a dataset needs grid factors and lifecycle factors")
+	}
+	for i, g := range d.GridFactors {
+		if g.Region == "" || g.Firm < 0 || g.Intermittent < 0 {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "grid factor %d: empty region or negative factor", i)
+		}
+		if i > 0 && d.GridFactors[i-1].Region >= g.Region {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "grid factors must be sorted and unique by region")
+		}
+	}
+	for i, l := range d.LifecycleFactors {
+		if l.Technology == "" || l.Factor < 0 {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "lifecycle factor %d: empty technology or negative factor", i)
+		}
+		if i > 0 && d.LifecycleFactors[i-1].Technology >= l.Technology {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "lifecycle factors must be sorted and unique by technology")
+		}
+	}
+	sum, err := greenmint.DatasetSHA256(d)
+	if err != nil {
+		return nil, err
+	}
+	if sum != r.SHA256 {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "sha256 %s does not match the dataset's content (%s)", r.SHA256, sum)
+	}
+	if ok, err := t.get(nil, kindDataset, d.ID, d.Version); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "dataset %s version %s is already published", d.ID, d.Version)
+	}
+	ds := greenmint.Dataset{DatasetContent: d, SHA256: sum, PublishedAt: t.stamp()}
+	return greenmint.DatasetPin{ID: d.ID, Version: d.Version, SHA256: sum}, t.put(ds, kindDataset, d.ID, d.Version)
+}
+
+func (t *txn) registerSite(r *greenmint.RegisterSiteRequest) (any, error) {
+	if _, err := t.policy(); err != nil {
+		return nil, err
+	}
+	if err := t.requireRole(greenmint.RoleMiner); err != nil {
+		return nil, err
+	}
+	if err := checkID("site_id", r.SiteID, siteIDPattern); err != nil {
+		return nil, err
+	}
+	if err := checkText("name", r.Name, true, 200); err != nil {
+		return nil, err
+	}
+	if err := checkID("country", r.Country, countryPattern); err != nil {
+		return nil, err
+	}
+	if err := checkID("grid_region", r.GridRegion, objIDPattern); err != nil {
+		return nil, err
+	}
+	if r.LatitudeMicro < -90_000_000 || r.LatitudeMicro > 90_000_000 || r.LongitudeMicro < -180_000_000 || r.LongitudeMicro > 180_000_000 {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "location (%d, %d) µ° is off the globe", r.LatitudeMicro, r.LongitudeMicro)
+	}
+	if r.CapacityW <= 0 || r.CapacityW > maxCapacityW {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "capacity_w must be 1 to %d, got %d", int64(maxCapacityW), r.CapacityW)
+	}
+	if r.Fleet.HashrateTHs < 0 || r.Fleet.EfficiencyMJ < 0 {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "fleet figures must not be negative")
+	}
+	if ok, err := t.get(nil, kindSite, r.SiteID); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "site %s is already registered", r.SiteID)
+	}
+	s := greenmint.Site{
+		ID: r.SiteID, Owner: t.caller.MSPID, Name: r.Name, Country: r.Country, GridRegion: r.GridRegion,
+		LatitudeMicro: r.LatitudeMicro, LongitudeMicro: r.LongitudeMicro, CapacityW: r.CapacityW, Fleet: r.Fleet,
+		Status: greenmint.StatusPending, RegisteredAt: t.stamp(), UpdatedAt: t.stamp(),
+	}
+	return s, t.put(s, kindSite, s.ID)
+}
+
+// maxCapacityW bounds a site's or meter's capacity: 100 GW.
+const maxCapacityW = 100_000_000_000
+
+func (t *txn) registerMeter(r *greenmint.RegisterMeterRequest) (any, error) {
+	if _, err := t.policy(); err != nil {
+		return nil, err
+	}
+	if err := t.requireRole(greenmint.RoleMiner); err != nil {
+		return nil, err
+	}
+	if err := checkID("meter_id", r.MeterID, objIDPattern); err != nil {
+		return nil, err
+	}
+	var s greenmint.Site
+	if err := t.mustGet(&s, "site", kindSite, r.SiteID); err != nil {
+		return nil, err
+	}
+	if s.Owner != t.caller.MSPID {
+		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "site %s belongs to %s", s.ID, s.Owner)
+	}
+	switch r.Kind {
+	case greenmint.MeterConsumption:
+		if r.Technology != "" {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "a consumption meter has no technology")
+		}
+	case greenmint.MeterGeneration:
+		if _, ok := greenmint.IsIntermittent(r.Technology); !ok {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "technology %q is not one of %v", r.Technology, greenmint.RenewableTechnologies())
+		}
+	default:
+		return nil, greenmint.Errorf(greenmint.EINVALID, "kind %q is neither consumption nor generation", r.Kind)
+	}
+	if r.CapacityW <= 0 || r.CapacityW > maxCapacityW {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "capacity_w must be 1 to %d, got %d", int64(maxCapacityW), r.CapacityW)
+	}
+	switch r.IntervalMinutes {
+	case 5, 15, 30, 60:
+	default:
+		return nil, greenmint.Errorf(greenmint.EINVALID, "interval_minutes must be 5, 15, 30 or 60, got %d", r.IntervalMinutes)
+	}
+	if len(r.PublicKey) != ed25519.PublicKeySize {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "public_key must be a %d-byte Ed25519 key, got %d bytes", ed25519.PublicKeySize, len(r.PublicKey))
+	}
+	if ok, err := t.get(nil, kindMeter, r.MeterID); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "meter %s is already registered", r.MeterID)
+	}
+	m := greenmint.Meter{
+		ID: r.MeterID, SiteID: r.SiteID, Owner: s.Owner, Kind: r.Kind, Technology: r.Technology, CapacityW: r.CapacityW,
+		IntervalMinutes: r.IntervalMinutes, PublicKey: r.PublicKey, Status: greenmint.StatusPending,
+		RegisteredAt: t.stamp(), UpdatedAt: t.stamp(),
+	}
+	return m, t.put(m, kindMeter, m.ID)
+}
+
+func (t *txn) setSiteStatus(r *greenmint.StatusRequest, to greenmint.Status) (any, error) {
+	if _, err := t.requireRegistry(); err != nil {
+		return nil, err
+	}
+	var s greenmint.Site
+	if err := t.mustGet(&s, "site", kindSite, r.ID); err != nil {
+		return nil, err
+	}
+	if err := checkStatusChange(s.Status, to, r.Reason); err != nil {
+		return nil, err
+	}
+	s.Status, s.UpdatedAt = to, t.stamp()
+	return s, t.put(s, kindSite, s.ID)
+}
+
+func (t *txn) setMeterStatus(r *greenmint.StatusRequest, to greenmint.Status) (any, error) {
+	if _, err := t.requireRegistry(); err != nil {
+		return nil, err
+	}
+	var m greenmint.Meter
+	if err := t.mustGet(&m, "meter", kindMeter, r.ID); err != nil {
+		return nil, err
+	}
+	if err := checkStatusChange(m.Status, to, r.Reason); err != nil {
+		return nil, err
+	}
+	m.Status, m.UpdatedAt = to, t.stamp()
+	return m, t.put(m, kindMeter, m.ID)
+}
+
+func checkStatusChange(from, to greenmint.Status, reason string) error {
+	if from == to {
+		return greenmint.Errorf(greenmint.ECONFLICT, "already %s", to)
+	}
+	if to == greenmint.StatusSuspended {
+		return checkText("reason", reason, true, 1000)
+	}
+	return checkText("reason", reason, false, 1000)
+}
+
+// sortedOracles returns the oracles in ID order.
+func sortedOracles(os []greenmint.OracleRegistration) []greenmint.OracleRegistration {
+	sort.Slice(os, func(i, j int) bool { return os[i].ID < os[j].ID })
+	return os
+}

@@ -1,0 +1,174 @@
+// Package consortium creates and loads the organisations of a Greenmint
+// network: one CA per organisation, the users that act for it with their
+// roles, and the Ed25519 attestation keys of its oracles. The demo, the
+// operator CLI and the tests all start from it.
+package consortium
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/identity"
+)
+
+// Member is one user of one organisation with one role.
+type Member struct {
+	MSPID string         `json:"msp_id"`
+	User  string         `json:"user"`
+	Role  greenmint.Role `json:"role"`
+}
+
+// The demo consortium's organisations.
+const (
+	RegistryMSP = "RegistryMSP"
+	MinerMSP    = "MinerMSP"
+	Miner2MSP   = "Miner2MSP"
+	OracleAMSP  = "OracleAMSP"
+	OracleBMSP  = "OracleBMSP"
+	AuditorMSP  = "AuditorMSP"
+	BuyerMSP    = "BuyerMSP"
+)
+
+// DemoMembers is the consortium of the demo and the tests: the registry,
+// two miners, two oracles, an auditor and a buyer.
+var DemoMembers = []Member{
+	{RegistryMSP, "registrar", greenmint.RoleRegistry},
+	{MinerMSP, "miner", greenmint.RoleMiner},
+	{Miner2MSP, "miner", greenmint.RoleMiner},
+	{OracleAMSP, "oracle", greenmint.RoleOracle},
+	{OracleBMSP, "oracle", greenmint.RoleOracle},
+	{AuditorMSP, "auditor", greenmint.RoleAuditor},
+	{BuyerMSP, "buyer", greenmint.RoleBuyer},
+}
+
+// Consortium is the organisations and members kept under one directory.
+type Consortium struct {
+	Dir     string
+	Store   *identity.Store
+	Members []Member
+}
+
+const membersFile = "members.json"
+
+// Create makes the organisations and members in dir, which must not hold a
+// consortium yet.
+func Create(dir string, members []Member) (*Consortium, error) {
+	if _, err := os.Stat(filepath.Join(dir, membersFile)); err == nil {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "a consortium already exists in %s", dir)
+	}
+	c := &Consortium{Dir: dir, Store: identity.NewStore(dir), Members: members}
+	orgs := map[string]bool{}
+	for _, m := range members {
+		if !orgs[m.MSPID] {
+			if _, err := c.Store.CreateOrg(m.MSPID); err != nil {
+				return nil, fmt.Errorf("consortium.Create: %w", err)
+			}
+			orgs[m.MSPID] = true
+		}
+		if _, err := c.Store.Enroll(m.MSPID, m.User, m.Role); err != nil {
+			return nil, fmt.Errorf("consortium.Create: %w", err)
+		}
+		if m.Role == greenmint.RoleOracle {
+			if err := c.writeOracleKey(m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	raw, err := json.MarshalIndent(members, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("consortium.Create: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, membersFile), raw, 0o644); err != nil {
+		return nil, fmt.Errorf("consortium.Create: %w", err)
+	}
+	return c, nil
+}
+
+// Load opens the consortium in dir.
+func Load(dir string) (*Consortium, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, membersFile))
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no consortium in %s", dir)
+	}
+	c := &Consortium{Dir: dir, Store: identity.NewStore(dir)}
+	if err := json.Unmarshal(raw, &c.Members); err != nil {
+		return nil, fmt.Errorf("consortium.Load: %w", err)
+	}
+	return c, nil
+}
+
+// Identity returns the ledger identity of a member.
+func (c *Consortium) Identity(mspID, user string) (*greenmint.Identity, error) {
+	e, err := c.Store.Load(mspID, user)
+	if err != nil {
+		return nil, err
+	}
+	return e.Identity(), nil
+}
+
+// MustIdentity is Identity for callers that created the member themselves.
+func (c *Consortium) MustIdentity(mspID, user string) *greenmint.Identity {
+	id, err := c.Identity(mspID, user)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// Org is an organisation and its root CA certificate.
+type Org struct {
+	MSPID       string
+	RootCertPEM []byte
+}
+
+// Orgs returns the organisations with their root certificates, sorted.
+func (c *Consortium) Orgs() ([]Org, error) {
+	ids, err := c.Store.Orgs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Org, 0, len(ids))
+	for _, id := range ids {
+		pemBytes, err := c.Store.RootCertPEM(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Org{MSPID: id, RootCertPEM: pemBytes})
+	}
+	return out, nil
+}
+
+func (c *Consortium) oracleKeyPath(m Member) string {
+	return filepath.Join(c.Dir, m.MSPID, "users", m.User, "oracle", "ed25519_sk")
+}
+
+func (c *Consortium) writeOracleKey(m Member) error {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return fmt.Errorf("consortium: %w", err)
+	}
+	p := c.oracleKeyPath(m)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("consortium: %w", err)
+	}
+	return os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "ED25519 SEED", Bytes: priv.Seed()}), 0o600)
+}
+
+// OracleKey returns an oracle member's Ed25519 attestation-signing key.
+func (c *Consortium) OracleKey(mspID, user string) (ed25519.PrivateKey, error) {
+	raw, err := os.ReadFile(c.oracleKeyPath(Member{MSPID: mspID, User: user}))
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no oracle key for %s@%s", user, mspID)
+	}
+	blk, _ := pem.Decode(raw)
+	if blk == nil || len(blk.Bytes) != ed25519.SeedSize {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "oracle key of %s@%s is malformed", user, mspID)
+	}
+	return ed25519.NewKeyFromSeed(blk.Bytes), nil
+}

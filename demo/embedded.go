@@ -1,0 +1,54 @@
+package demo
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/chaincode"
+	"github.com/greenmint/greenmint/consortium"
+	"github.com/greenmint/greenmint/ledger/embedded"
+)
+
+// ChannelID is the channel of the demo network.
+const ChannelID = "greenmint"
+
+// CreateEmbedded makes a fresh network in dir: the demo consortium's
+// organisations and identities under dir/organizations and an embedded
+// ledger under dir/ledger whose genesis block names their CAs.
+func CreateEmbedded(dir string, opts embedded.Options) (*embedded.Ledger, *consortium.Consortium, error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, nil, greenmint.Errorf(greenmint.ECONFLICT, "%s is not empty; give an empty or new directory", dir)
+	}
+	c, err := consortium.Create(filepath.Join(dir, "organizations"), consortium.DemoMembers)
+	if err != nil {
+		return nil, nil, err
+	}
+	orgs, err := c.Orgs()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := embedded.ChannelConfig{ChannelID: ChannelID, Chaincode: chaincode.Name}
+	for _, o := range orgs {
+		cfg.Orgs = append(cfg.Orgs, embedded.OrgConfig{MSPID: o.MSPID, RootCertPEM: o.RootCertPEM})
+	}
+	if err := embedded.Create(filepath.Join(dir, "ledger"), cfg); err != nil {
+		return nil, nil, err
+	}
+	l, err := OpenEmbedded(dir, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, c, nil
+}
+
+// OpenEmbedded opens the embedded ledger of a network made by
+// CreateEmbedded, running the Greenmint contract.
+func OpenEmbedded(dir string, opts embedded.Options) (*embedded.Ledger, error) {
+	cc, err := chaincode.New()
+	if err != nil {
+		return nil, fmt.Errorf("demo.OpenEmbedded: %w", err)
+	}
+	return embedded.Open(filepath.Join(dir, "ledger"), cc, opts)
+}
