@@ -12,6 +12,7 @@ import "encoding/json"
 // Contract transaction names.
 const (
 	TxBootstrap          = "Bootstrap"
+	TxOpenAccount        = "OpenAccount"
 	TxSetPolicy          = "SetPolicy"
 	TxRegisterOracle     = "RegisterOracle"
 	TxRevokeOracle       = "RevokeOracle"
@@ -37,6 +38,7 @@ const (
 	TxResolveFlag        = "ResolveFlag"
 
 	QueryGetPolicy       = "GetPolicy"
+	QueryGetAccount      = "GetAccount"
 	QueryGetSite         = "GetSite"
 	QueryGetMeter        = "GetMeter"
 	QueryGetOracle       = "GetOracle"
@@ -58,6 +60,11 @@ const (
 // Idempotent is embedded by every write request.
 type Idempotent struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// OpenAccountRequest opens the caller's organisation's account.
+type OpenAccountRequest struct {
+	Idempotent
 }
 
 // PolicyRequest sets the oracle signature threshold and the tolerance on

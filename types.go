@@ -297,3 +297,14 @@ type Flag struct {
 	OpenedAt   string     `json:"opened_at"`
 	ResolvedAt string     `json:"resolved_at,omitempty"`
 }
+
+// Account is an organisation's account on the registry: holdings belong to
+// organisations, and units can only be transferred to an organisation that
+// has an account. A miner or buyer organisation's account opens with its
+// first holder transaction, or explicitly with OpenAccount.
+type Account struct {
+	MSPID    string `json:"msp_id"`
+	Role     Role   `json:"role"`      // the role of the identity that opened it
+	OpenedBy string `json:"opened_by"` // that identity's common name
+	OpenedAt string `json:"opened_at"`
+}

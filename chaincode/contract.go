@@ -40,6 +40,11 @@ func (c *Contract) Bootstrap(ctx Ctx, request string) (string, error) {
 	return write(ctx, greenmint.TxBootstrap, request, (*txn).bootstrap)
 }
 
+// OpenAccount opens the calling miner's or buyer's organisation's account.
+func (c *Contract) OpenAccount(ctx Ctx, request string) (string, error) {
+	return write(ctx, greenmint.TxOpenAccount, request, (*txn).openAccount)
+}
+
 // SetPolicy changes the oracle signature threshold and the tolerance.
 func (c *Contract) SetPolicy(ctx Ctx, request string) (string, error) {
 	return write(ctx, greenmint.TxSetPolicy, request, (*txn).setPolicy)
@@ -166,6 +171,11 @@ func (c *Contract) ResolveFlag(ctx Ctx, request string) (string, error) {
 // GetPolicy returns the registry's policy.
 func (c *Contract) GetPolicy(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryGetPolicy, request, (*txn).getPolicy)
+}
+
+// GetAccount returns an organisation's account.
+func (c *Contract) GetAccount(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QueryGetAccount, request, getOne[greenmint.Account]("account", kindAccount))
 }
 
 // GetSite returns a site.

@@ -48,6 +48,9 @@ func (t *txn) transfer(r *greenmint.TransferRequest) (any, error) {
 	if err := greenmint.CheckQuantity(r.Quantity); err != nil {
 		return nil, err
 	}
+	if err := t.requireAccount(r.To); err != nil {
+		return nil, err
+	}
 	b, from, err := t.batchAndHolding(r.BatchID, t.caller.MSPID)
 	if err != nil {
 		return nil, err

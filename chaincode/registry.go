@@ -2,7 +2,6 @@ package chaincode
 
 import (
 	"crypto/ed25519"
-	"sort"
 
 	"github.com/greenmint/greenmint"
 )
@@ -145,6 +144,9 @@ func (t *txn) registerSite(r *greenmint.RegisterSiteRequest) (any, error) {
 	if err := t.requireRole(greenmint.RoleMiner); err != nil {
 		return nil, err
 	}
+	if _, err := t.ensureAccount(); err != nil {
+		return nil, err
+	}
 	if err := checkID("site_id", r.SiteID, siteIDPattern); err != nil {
 		return nil, err
 	}
@@ -273,10 +275,4 @@ func checkStatusChange(from, to greenmint.Status, reason string) error {
 		return checkText("reason", reason, true, 1000)
 	}
 	return checkText("reason", reason, false, 1000)
-}
-
-// sortedOracles returns the oracles in ID order.
-func sortedOracles(os []greenmint.OracleRegistration) []greenmint.OracleRegistration {
-	sort.Slice(os, func(i, j int) bool { return os[i].ID < os[j].ID })
-	return os
 }

@@ -45,6 +45,7 @@ const (
 	kindCancellation = "cancellation"
 	kindFlag         = "flag"
 	kindIdempotency  = "idem"
+	kindAccount      = "account"
 )
 
 // caller is the verified identity behind a transaction.
@@ -287,12 +288,56 @@ func (t *txn) requireRegistry() (*greenmint.Policy, error) {
 	return p, nil
 }
 
-// requireHolder admits the roles that may hold units: miners and buyers.
+// requireHolder admits the roles that may hold units, miners and buyers,
+// and opens the caller's organisation's account if it has none.
 func (t *txn) requireHolder() error {
 	if _, err := t.policy(); err != nil {
 		return err
 	}
-	return t.requireRole(greenmint.RoleMiner, greenmint.RoleBuyer)
+	if err := t.requireRole(greenmint.RoleMiner, greenmint.RoleBuyer); err != nil {
+		return err
+	}
+	_, err := t.ensureAccount()
+	return err
+}
+
+// ensureAccount returns the caller's organisation's account, opening it if
+// needed, and whether it was opened now.
+func (t *txn) ensureAccount() (*greenmint.Account, error) {
+	var a greenmint.Account
+	ok, err := t.get(&a, kindAccount, t.caller.MSPID)
+	if err != nil || ok {
+		return &a, err
+	}
+	a = greenmint.Account{MSPID: t.caller.MSPID, Role: t.caller.Role, OpenedBy: t.caller.Name, OpenedAt: t.stamp()}
+	return &a, t.put(a, kindAccount, a.MSPID)
+}
+
+// requireAccount fails with ENOTFOUND if an organisation has no account.
+func (t *txn) requireAccount(mspID string) error {
+	ok, err := t.get(nil, kindAccount, mspID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return greenmint.Errorf(greenmint.ENOTFOUND, "organisation %s has no account; it must open one before it can receive units", mspID)
+	}
+	return nil
+}
+
+func (t *txn) openAccount(_ *greenmint.OpenAccountRequest) (any, error) {
+	if _, err := t.policy(); err != nil {
+		return nil, err
+	}
+	if err := t.requireRole(greenmint.RoleMiner, greenmint.RoleBuyer); err != nil {
+		return nil, err
+	}
+	if ok, err := t.get(nil, kindAccount, t.caller.MSPID); err != nil {
+		return nil, err
+	} else if ok {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "organisation %s already has an account", t.caller.MSPID)
+	}
+	return t.ensureAccount()
 }
 
 // Validation of request fields.

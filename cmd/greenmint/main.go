@@ -129,4 +129,3 @@ func (m *Main) ledgerCommand() *cobra.Command {
 	cmd.AddCommand(verify)
 	return cmd
 }
-

@@ -75,7 +75,7 @@ type Transaction struct {
 
 // OrgConfig is one organisation of the channel: its MSP ID and root CA.
 type OrgConfig struct {
-	MSPID      string `json:"msp_id"`
+	MSPID       string `json:"msp_id"`
 	RootCertPEM []byte `json:"root_cert_pem"`
 }
 
