@@ -17,6 +17,8 @@ type world struct {
 	ledger *embedded.Ledger
 	c      *consortium.Consortium
 	site   *demo.Site
+	// committedOnError is set when a call that failed still added a block.
+	committedOnError bool
 }
 
 func newWorld(tb testing.TB) *world {
@@ -43,7 +45,11 @@ func newWorld(tb testing.TB) *world {
 
 // call submits fn with req as id and decodes the result into resp.
 func (w *world) call(id *greenmint.Identity, fn string, req, resp any) error {
+	before := w.ledger.Height()
 	_, err := greenmint.SubmitJSON(context.Background(), w.Ledger, id, fn, req, resp)
+	if err != nil && w.ledger.Height() != before {
+		w.committedOnError = true
+	}
 	return err
 }
 
