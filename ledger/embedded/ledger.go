@@ -321,6 +321,9 @@ func (l *Ledger) simulate(ctx context.Context, sp *SignedProposal, readOnly bool
 			return greenmint.ParseError(resp.Message)
 		}
 		reads, writes := st.rwset()
+		if st.usedPages && len(writes) > 0 {
+			return greenmint.Errorf(greenmint.EINVALID, "paginated queries are only valid in read-only transactions")
+		}
 		ranges := st.ranges
 		if ranges == nil {
 			ranges = []RangeRead{}
@@ -588,4 +591,29 @@ func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan greenmint
 		}
 	}()
 	return ch, nil
+}
+
+// Transaction returns a committed transaction by ID with the number of its
+// block. It reports ENOTFOUND for an ID the ledger never committed.
+func (l *Ledger) Transaction(txID string) (*Transaction, uint64, error) {
+	var tx *Transaction
+	var num uint64
+	err := l.db.View(func(btx *bolt.Tx) error {
+		loc := btx.Bucket(bucketTxIDs).Get([]byte(txID))
+		if len(loc) != 16 {
+			return greenmint.Errorf(greenmint.ENOTFOUND, "transaction %s is not on the ledger", txID)
+		}
+		num = beUint64(loc[:8])
+		b, err := readBlock(btx, num)
+		if err != nil {
+			return err
+		}
+		i := beUint64(loc[8:])
+		if i >= uint64(len(b.Data.Transactions)) {
+			return greenmint.Errorf(greenmint.EINTERNAL, "transaction index %d out of block %d", i, num)
+		}
+		tx = &b.Data.Transactions[i]
+		return nil
+	})
+	return tx, num, err
 }

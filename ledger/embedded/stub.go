@@ -34,6 +34,7 @@ type stub struct {
 	ranges    []RangeRead
 	writes    map[string]Write
 	event     *Event
+	usedPages bool // a paginated query ran: Fabric allows them only in read-only transactions
 }
 
 var _ shim.ChaincodeStubInterface = (*stub)(nil)
@@ -180,6 +181,7 @@ func (s *stub) GetStateByRange(startKey, endKey string) (shim.StateQueryIterator
 }
 
 func (s *stub) paginated(start, end string, pageSize int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
+	s.usedPages = true
 	if pageSize <= 0 {
 		return nil, nil, fmt.Errorf("page size must be positive, got %d", pageSize)
 	}

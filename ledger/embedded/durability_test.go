@@ -1,0 +1,214 @@
+package embedded_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/consortium"
+	"github.com/greenmint/greenmint/ledger/embedded"
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestCrashHelper is the child of TestCrashLosesNothingAcknowledged: it
+// writes as fast as it can and prints each acknowledged transaction.
+func TestCrashHelper(t *testing.T) {
+	dir := os.Getenv("GREENMINT_CRASH_DIR")
+	if dir == "" {
+		t.Skip("runs only as the child of TestCrashLosesNothingAcknowledged")
+	}
+	c, err := consortium.Load(filepath.Join(dir, "orgs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := c.Identity("AliceMSP", "alice")
+	l, err := embedded.Open(filepath.Join(dir, "ledger"), kv{}, embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	out := bufio.NewWriter(os.Stdout)
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				key := fmt.Sprintf("g%02d-%06d", g, i)
+				res, err := l.Submit(context.Background(), alice, "put", key, strings.Repeat("x", 200))
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				fmt.Fprintf(out, "ACK %s %s\n", res.TxID, key)
+				out.Flush()
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestCrashLosesNothingAcknowledged kills a writing process with SIGKILL in
+// mid-write, reopens the ledger, verifies the chain and finds every
+// transaction that was acknowledged before the kill.
+func TestCrashLosesNothingAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns a child process")
+	}
+	n := newKV(t)
+	root := filepath.Dir(n.dir)
+	if err := n.ledger.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 3; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHelper$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "GREENMINT_CRASH_DIR="+root)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		acked := map[string]string{}
+		sc := bufio.NewScanner(stdout)
+		deadline := time.After(20 * time.Second)
+		killAt := 500 + round*700
+	read:
+		for sc.Scan() {
+			f := strings.Fields(sc.Text())
+			if len(f) == 3 && f[0] == "ACK" {
+				acked[f[1]] = f[2]
+			}
+			select {
+			case <-deadline:
+				break read
+			default:
+			}
+			if len(acked) >= killAt {
+				break
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		for sc.Scan() { // acknowledgements already written before the kill
+			f := strings.Fields(sc.Text())
+			if len(f) == 3 && f[0] == "ACK" {
+				acked[f[1]] = f[2]
+			}
+		}
+		_ = cmd.Wait()
+		if len(acked) == 0 {
+			t.Fatalf("round %d: the child acknowledged nothing", round)
+		}
+		rep, err := embedded.Verify(context.Background(), n.dir)
+		if err != nil {
+			t.Fatalf("round %d: verify after kill: %v", round, err)
+		}
+		l, err := embedded.Open(n.dir, kv{}, embedded.Options{})
+		if err != nil {
+			t.Fatalf("round %d: reopen: %v", round, err)
+		}
+		for txID, key := range acked {
+			if _, _, err := l.Transaction(txID); err != nil {
+				l.Close()
+				t.Fatalf("round %d: acknowledged transaction %s lost: %v", round, txID, err)
+			}
+			if v, err := l.Evaluate(context.Background(), n.alice, "get", key); err != nil || len(v) != 200 {
+				l.Close()
+				t.Fatalf("round %d: acknowledged key %s reads %d bytes, %v", round, key, len(v), err)
+			}
+		}
+		l.Close()
+		t.Logf("round %d: %d acknowledged transactions survived a SIGKILL; chain of %d blocks verifies", round, len(acked), rep.Blocks)
+	}
+}
+
+// TestVerifyNamesTheFirstBadBlock alters stored blocks and state behind the
+// ledger's back and expects verify to name the damage.
+func TestVerifyNamesTheFirstBadBlock(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(tx *bolt.Tx) error
+		block  uint64
+		reason string
+	}{
+		{"altered transaction", func(tx *bolt.Tx) error {
+			return editBlock(tx, 3, func(s string) string { return strings.Replace(s, `"validation":"VALID"`, `"validation":"MVCC_READ_CONFLICT"`, 1) })
+		}, 3, "data hash"},
+		{"altered header link", func(tx *bolt.Tx) error {
+			return editBlock(tx, 5, func(s string) string { return strings.Replace(s, `"previous_hash":"`, `"previous_hash":"00`, 1) })
+		}, 5, "previous hash"},
+		{"deleted block", func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("blocks")).Delete(u64(4))
+		}, 4, "missing"},
+		{"altered world state", func(tx *bolt.Tx) error {
+			b := tx.Bucket([]byte("state"))
+			raw := b.Get([]byte("k2"))
+			return b.Put([]byte("k2"), append(append([]byte(nil), raw[:16]...), []byte("forged")...))
+		}, 7, "world state"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newKV(t)
+			for i := 0; i < 7; i++ {
+				n.submit(t, "put", fmt.Sprintf("k%d", i), "v")
+			}
+			if _, err := n.ledger.Verify(context.Background()); err != nil {
+				t.Fatalf("verify before tampering: %v", err)
+			}
+			n.ledger.Close()
+			db, err := bolt.Open(filepath.Join(n.dir, embedded.FileName), 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Update(tc.tamper); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			_, err = embedded.Verify(context.Background(), n.dir)
+			var bad *embedded.BadBlockError
+			if !errors.As(err, &bad) {
+				t.Fatalf("verify = %v, want a bad block", err)
+			}
+			if bad.Number != tc.block || !strings.Contains(bad.Reason, tc.reason) {
+				t.Fatalf("verify = block %d: %s, want block %d: …%s…", bad.Number, bad.Reason, tc.block, tc.reason)
+			}
+			if greenmint.ErrorCode(err) != greenmint.EINTERNAL {
+				t.Fatalf("code = %s", greenmint.ErrorCode(err))
+			}
+		})
+	}
+}
+
+func u64(n uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], n)
+	return b[:]
+}
+
+func editBlock(tx *bolt.Tx, n uint64, f func(string) string) error {
+	b := tx.Bucket([]byte("blocks"))
+	raw := b.Get(u64(n))
+	if raw == nil {
+		return fmt.Errorf("no block %d", n)
+	}
+	edited := f(string(raw))
+	if edited == string(raw) {
+		return fmt.Errorf("edit changed nothing in block %d", n)
+	}
+	return b.Put(u64(n), []byte(edited))
+}

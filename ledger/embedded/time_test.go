@@ -1,0 +1,5 @@
+package embedded_test
+
+import "time"
+
+func testNow() time.Time { return time.Now() }
