@@ -186,7 +186,9 @@ func TestAttacks(t *testing.T) {
 			return w.mintAs(w.OracleA, w.tampered(t, func(a *greenmint.Attestation) { a.Factors.Intermittent = 900_000 }, true))
 		}},
 		{"dataset pin with another hash (R9)", greenmint.EINVALID, func(t *testing.T, w *world) error {
-			return w.mintAs(w.OracleA, w.tampered(t, func(a *greenmint.Attestation) { a.Dataset.SHA256 = string(make([]byte, 0)) + "00" + a.Dataset.SHA256[2:] }, true))
+			return w.mintAs(w.OracleA, w.tampered(t, func(a *greenmint.Attestation) {
+				a.Dataset.SHA256 = string(make([]byte, 0)) + "00" + a.Dataset.SHA256[2:]
+			}, true))
 		}},
 		{"unregistered dataset (R9)", greenmint.ENOTFOUND, func(t *testing.T, w *world) error {
 			return w.mintAs(w.OracleA, w.tampered(t, func(a *greenmint.Attestation) { a.Dataset.Version = "2099" }, true))

@@ -147,7 +147,9 @@ func TestVerifyNamesTheFirstBadBlock(t *testing.T) {
 		reason string
 	}{
 		{"altered transaction", func(tx *bolt.Tx) error {
-			return editBlock(tx, 3, func(s string) string { return strings.Replace(s, `"validation":"VALID"`, `"validation":"MVCC_READ_CONFLICT"`, 1) })
+			return editBlock(tx, 3, func(s string) string {
+				return strings.Replace(s, `"validation":"VALID"`, `"validation":"MVCC_READ_CONFLICT"`, 1)
+			})
 		}, 3, "data hash"},
 		{"altered header link", func(tx *bolt.Tx) error {
 			return editBlock(tx, 5, func(s string) string { return strings.Replace(s, `"previous_hash":"`, `"previous_hash":"00`, 1) })
