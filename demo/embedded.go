@@ -18,10 +18,16 @@ const ChannelID = "greenmint"
 // organisations and identities under dir/organizations and an embedded
 // ledger under dir/ledger whose genesis block names their CAs.
 func CreateEmbedded(dir string, opts embedded.Options) (*embedded.Ledger, *consortium.Consortium, error) {
+	return CreateEmbeddedWith(dir, consortium.DemoMembers, opts)
+}
+
+// CreateEmbeddedWith is CreateEmbedded with the given members, which must
+// include the demo's for NewEnv to work.
+func CreateEmbeddedWith(dir string, members []consortium.Member, opts embedded.Options) (*embedded.Ledger, *consortium.Consortium, error) {
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, nil, greenmint.Errorf(greenmint.ECONFLICT, "%s is not empty; give an empty or new directory", dir)
 	}
-	c, err := consortium.Create(filepath.Join(dir, "organizations"), consortium.DemoMembers)
+	c, err := consortium.Create(filepath.Join(dir, "organizations"), members)
 	if err != nil {
 		return nil, nil, err
 	}

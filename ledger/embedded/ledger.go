@@ -67,6 +67,18 @@ type pending struct {
 	done chan commitResult
 }
 
+// txTime reads the timestamp of a transaction's proposal.
+func txTime(tx *Transaction) (int64, int32, error) {
+	var p struct {
+		Seconds int64 `json:"seconds"`
+		Nanos   int32 `json:"nanos"`
+	}
+	if err := json.Unmarshal(tx.Proposal, &p); err != nil {
+		return 0, 0, err
+	}
+	return p.Seconds, p.Nanos, nil
+}
+
 type commitResult struct {
 	res *greenmint.TxResult
 	err error
@@ -80,6 +92,9 @@ func openDB(dir string) (*bolt.DB, error) {
 		Timeout:        2 * time.Second,
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
+		// Reserve address space up front: a remap waits for every reader
+		// (simulation) to finish, which stalls endorsement as the file grows.
+		InitialMmapSize: 1 << 30,
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -120,20 +135,26 @@ func Create(dir string, cfg ChannelConfig) error {
 }
 
 // putBlock seals a block (data hash), stores it and advances the height.
+// The data is encoded once: the stored bytes are the canonical encoding of
+// the block, {"header":…,"data":…}, assembled from the encoded parts
+// (Verify re-encodes every block and compares).
 func putBlock(btx *bolt.Tx, b *Block) error {
-	dh, err := b.computeDataHash()
+	data, err := greenmint.Canonical(b.Data)
 	if err != nil {
 		return err
 	}
-	b.Header.DataHash = dh
-	raw, err := greenmint.Canonical(b)
+	b.Header.DataHash = greenmint.SHA256Hex(data)
+	header, err := greenmint.Canonical(b.Header)
 	if err != nil {
 		return err
 	}
-	hash, err := b.Hash()
-	if err != nil {
-		return err
-	}
+	raw := make([]byte, 0, len(header)+len(data)+22)
+	raw = append(raw, `{"header":`...)
+	raw = append(raw, header...)
+	raw = append(raw, `,"data":`...)
+	raw = append(raw, data...)
+	raw = append(raw, '}')
+	hash := greenmint.SHA256Hex(header)
 	blocks := btx.Bucket(bucketBlocks)
 	blocks.FillPercent = 1.0
 	if err := blocks.Put(u64(b.Header.Number), raw); err != nil {
@@ -455,8 +476,8 @@ func (l *Ledger) commitBatch(batch []*pending) {
 				}
 			}
 			if code == TxValid {
-				var p Proposal
-				if err := json.Unmarshal(tx.Proposal, &p); err != nil {
+				secs, nanos, err := txTime(&tx)
+				if err != nil {
 					return err
 				}
 				ver := Version{Block: num, Tx: uint64(i)}
@@ -469,7 +490,7 @@ func (l *Ledger) commitBatch(batch []*pending) {
 					if err != nil {
 						return err
 					}
-					he, err := json.Marshal(historyEntry{TxID: tx.TxID, Seconds: p.Seconds, Nanos: p.Nanos, Value: w.Value, Delete: w.Delete})
+					he, err := json.Marshal(historyEntry{TxID: tx.TxID, Seconds: secs, Nanos: nanos, Value: w.Value, Delete: w.Delete})
 					if err != nil {
 						return err
 					}
