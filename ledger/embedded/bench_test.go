@@ -101,21 +101,26 @@ func (n *transferNet) run(perClient int) (time.Duration, int64) {
 	return time.Since(start), failed.Load()
 }
 
-// BenchmarkEmbeddedTransfer measures committed transfers per second with 64
-// concurrent clients, every block fsynced before its transactions are
-// acknowledged, then how fast the resulting chain verifies.
+// BenchmarkEmbeddedTransfer measures committed transfers per second with 128
+// concurrent clients (the median of three rounds of 12,800 transfers), every
+// block fsynced before its transactions are acknowledged, then how fast the
+// resulting chain verifies.
 func BenchmarkEmbeddedTransfer(b *testing.B) {
-	const clients, perClient = 64, 400
+	const clients, perClient, rounds = 128, 100, 3
 	n := newTransferNet(b, clients)
 	n.run(20) // warm up
 	b.ResetTimer()
-	elapsed, failed := n.run(perClient)
-	b.StopTimer()
-	if failed > 0 {
-		b.Fatalf("%d transfers failed", failed)
+	var tps []float64
+	for r := 0; r < rounds; r++ {
+		elapsed, failed := n.run(perClient)
+		if failed > 0 {
+			b.Fatalf("%d transfers failed", failed)
+		}
+		tps = append(tps, float64(clients*perClient)/elapsed.Seconds())
 	}
-	total := float64(clients * perClient)
-	report(b, "embedded_transfer_tps", total/elapsed.Seconds(), "tx/s")
+	b.StopTimer()
+	sort.Float64s(tps)
+	report(b, "embedded_transfer_tps", tps[rounds/2], "tx/s") // the median round
 
 	start := time.Now()
 	rep, err := n.ledger.Verify(context.Background())

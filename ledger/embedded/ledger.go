@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/greenmint/greenmint"
@@ -48,11 +49,12 @@ type Ledger struct {
 	now    func() time.Time
 	maxTxs int
 
-	queue    chan *pending
-	submitMu sync.RWMutex // held for reading while enqueueing; Close takes it for writing
-	closed   bool
-	closing  chan struct{}
-	done     chan struct{}
+	queue     chan *pending
+	endorsing atomic.Int64 // simulations of submitted transactions under way
+	submitMu  sync.RWMutex // held for reading while enqueueing; Close takes it for writing
+	closed    bool
+	closing   chan struct{}
+	done      chan struct{}
 
 	mu       sync.Mutex
 	height   uint64
@@ -331,6 +333,10 @@ func (l *Ledger) simulate(ctx context.Context, sp *SignedProposal, readOnly bool
 	if _, err := l.msp.verify(p.Creator, sp.Proposal, sp.Signature, time.Unix(p.Seconds, int64(p.Nanos))); err != nil {
 		return nil, nil, err
 	}
+	if !readOnly {
+		l.endorsing.Add(1)
+		defer l.endorsing.Add(-1)
+	}
 	var tx *Transaction
 	err := l.db.View(func(btx *bolt.Tx) error {
 		if !readOnly && btx.Bucket(bucketTxIDs).Get([]byte(p.TxID)) != nil {
@@ -424,6 +430,7 @@ func (l *Ledger) Evaluate(ctx context.Context, id *greenmint.Identity, function 
 
 func (l *Ledger) commitLoop() {
 	defer close(l.done)
+	lastSize := 0
 	for {
 		var first *pending
 		select {
@@ -438,18 +445,40 @@ func (l *Ledger) commitLoop() {
 				}
 			}
 		}
-		batch := []*pending{first}
-	fill:
-		for len(batch) < l.maxTxs {
-			select {
-			case p := <-l.queue:
-				batch = append(batch, p)
-			default:
-				break fill
-			}
+		batch := l.fill([]*pending{first})
+		// A small block costs almost as much to write as a large one: while
+		// endorsements are in flight, give them a moment to join it.
+		// A lone client (the last block held one transaction and nothing is
+		// being endorsed) does not wait.
+		for waited := time.Duration(0); len(batch) < lingerBelow && waited < linger && (lastSize > 1 || l.endorsing.Load() > 0); waited += lingerStep {
+			time.Sleep(lingerStep)
+			batch = l.fill(batch)
 		}
+		lastSize = len(batch)
 		l.commitBatch(batch)
 	}
+}
+
+// Block cutting: while endorsements are under way, a block smaller than
+// lingerBelow waits up to linger for them, in steps of lingerStep.
+const (
+	lingerBelow = 48
+	linger      = time.Millisecond
+	lingerStep  = 200 * time.Microsecond
+)
+
+// fill adds queued transactions to batch without waiting, up to the block
+// size limit.
+func (l *Ledger) fill(batch []*pending) []*pending {
+	for len(batch) < l.maxTxs {
+		select {
+		case p := <-l.queue:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (l *Ledger) commitBatch(batch []*pending) {
