@@ -50,7 +50,7 @@ func ParseDecimal(s string, scale int) (int64, error) {
 		return 0, fmt.Errorf("%q has more than %d decimals", s, scale)
 	}
 	digits := intPart + frac + strings.Repeat("0", scale-len(frac))
-	if digits == "" || strings.ContainsAny(digits, "+-") {
+	if intPart == "" || strings.Trim(intPart+frac, "0123456789") != "" {
 		return 0, fmt.Errorf("%q is not a non-negative decimal", s)
 	}
 	v, err := strconv.ParseInt(digits, 10, 64)

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/greenmint/greenmint"
@@ -37,6 +39,9 @@ func (e *BadBlockError) Error() string { return fmt.Sprintf("block %d: %s", e.Nu
 // exactly. The first fault is returned as a *BadBlockError wrapped in an
 // EINTERNAL greenmint.Error.
 func Verify(ctx context.Context, dir string) (*VerifyReport, error) {
+	if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
+		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no ledger in %s", dir)
+	}
 	db, err := openDB(dir)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/greenmint/greenmint/ledger/embedded"
+	bolt "go.etcd.io/bbolt"
+)
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := NewMain(&out, &errOut).Run(context.Background(), args)
+	return out.String() + errOut.String(), err
+}
+
+func TestDemoThenVerify(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "net")
+	out, err := run(t, "demo", "--dir", dir)
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"mints batch CO2E-ES-SITE0042-20230601-0001: 42116006 units",
+		"issued 42.116006 tCO2e = tradable 31.587005 tCO2e + escrowed 0.000000 tCO2e + retired 10.529001 tCO2e + cancelled 0.000000 tCO2e",
+		"Ledger verified: 16 blocks",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	out, err = run(t, "ledger", "verify", "--dir", dir)
+	if err != nil || !strings.HasPrefix(out, "ok: 16 blocks") {
+		t.Fatalf("verify = %q, %v", out, err)
+	}
+	if out, err := run(t, "demo", "--dir", dir); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("demo into a used directory = %v\n%s", err, out)
+	}
+
+	// Damage block 9 behind the ledger's back: verify must name it.
+	db, err := bolt.Open(filepath.Join(dir, "ledger", embedded.FileName), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		var k [8]byte
+		binary.BigEndian.PutUint64(k[:], 9)
+		b := tx.Bucket([]byte("blocks"))
+		raw := bytes.Replace(b.Get(k[:]), []byte(`"VALID"`), []byte(`"MVCC_READ_CONFLICT"`), 1)
+		return b.Put(k[:], raw)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, "ledger", "verify", "--dir", dir)
+	if err == nil || !strings.Contains(err.Error(), "block 9") {
+		t.Fatalf("verify of a damaged ledger = %v, want it to name block 9", err)
+	}
+}
+
+func TestBadInvocations(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ledger", "verify", "--dir", filepath.Join(t.TempDir(), "none")}, "no ledger"},
+		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"demo", "extra"}, "unknown command"},
+	}
+	for _, tc := range tests {
+		_, err := run(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("greenmint %v = %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}
