@@ -152,21 +152,31 @@ func (t *txn) releaseReservation(r *greenmint.ListingRequest) (any, error) {
 	return l, t.put(l, kindListing, l.ID)
 }
 
-func (t *txn) confirmPayment(r *greenmint.ListingRequest) (any, error) {
+// sellersListing reads a listing for an action only its seller may take
+// in the given status, with the listed batch and the seller's holding.
+func (t *txn) sellersListing(id string, status greenmint.ListingStatus, action string) (*greenmint.Listing, *greenmint.Batch, *greenmint.Holding, error) {
 	if err := t.requireHolder(); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	l, err := t.listing(r.ListingID)
+	l, err := t.listing(id)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if t.caller.MSPID != l.Seller {
-		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only the seller confirms that payment was received")
+		return nil, nil, nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only the seller may %s", action)
 	}
-	if l.Status != greenmint.ListingReserved {
-		return nil, greenmint.Errorf(greenmint.ECONFLICT, "listing %s is %s, not reserved", l.ID, l.Status)
+	if l.Status != status {
+		return nil, nil, nil, greenmint.Errorf(greenmint.ECONFLICT, "listing %s is %s; only a listing that is %s can %s", l.ID, l.Status, status, action)
 	}
-	b, seller, err := t.batchAndHolding(l.BatchID, l.Seller)
+	b, h, err := t.batchAndHolding(l.BatchID, l.Seller)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return l, b, h, nil
+}
+
+func (t *txn) confirmPayment(r *greenmint.ListingRequest) (any, error) {
+	l, b, seller, err := t.sellersListing(r.ListingID, greenmint.ListingReserved, "confirm payment")
 	if err != nil {
 		return nil, err
 	}
@@ -192,20 +202,7 @@ func (t *txn) confirmPayment(r *greenmint.ListingRequest) (any, error) {
 }
 
 func (t *txn) cancelListing(r *greenmint.ListingRequest) (any, error) {
-	if err := t.requireHolder(); err != nil {
-		return nil, err
-	}
-	l, err := t.listing(r.ListingID)
-	if err != nil {
-		return nil, err
-	}
-	if t.caller.MSPID != l.Seller {
-		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only the seller may cancel a listing")
-	}
-	if l.Status != greenmint.ListingOpen {
-		return nil, greenmint.Errorf(greenmint.ECONFLICT, "listing %s is %s; only an open listing can be cancelled", l.ID, l.Status)
-	}
-	b, h, err := t.batchAndHolding(l.BatchID, l.Seller)
+	l, b, h, err := t.sellersListing(r.ListingID, greenmint.ListingOpen, "cancel it")
 	if err != nil {
 		return nil, err
 	}
