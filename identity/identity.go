@@ -18,6 +18,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -131,7 +132,8 @@ func (ca *CA) Issue(name string, role greenmint.Role, ou string, now time.Time, 
 		NotAfter:        now.AddDate(10, 0, 0),
 		KeyUsage:        x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		DNSNames:        hosts,
+		DNSNames:        dnsNames(hosts),
+		IPAddresses:     ipAddresses(hosts),
 		SubjectKeyId:    ski(&key.PublicKey),
 		AuthorityKeyId:  ca.Cert.SubjectKeyId,
 		ExtraExtensions: []pkix.Extension{{Id: AttrOID, Value: ext}},
@@ -145,6 +147,26 @@ func (ca *CA) Issue(name string, role greenmint.Role, ou string, now time.Time, 
 		return nil, fmt.Errorf("identity.Issue: %w", err)
 	}
 	return &Enrollment{Name: name, MSPID: ca.MSPID, Role: role, Cert: cert, Key: key}, nil
+}
+
+func dnsNames(hosts []string) []string {
+	var out []string
+	for _, h := range hosts {
+		if net.ParseIP(h) == nil {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func ipAddresses(hosts []string) []net.IP {
+	var out []net.IP
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			out = append(out, ip)
+		}
+	}
+	return out
 }
 
 // RoleOf reads the role attribute from a certificate.
@@ -219,10 +241,11 @@ func (s *Store) CreateOrg(mspID string) (*CA, error) {
 	}
 	org := filepath.Join(s.Dir, mspID)
 	files := map[string][]byte{
-		filepath.Join(org, "ca", "ca.pem"):             ca.CertPEM(),
-		filepath.Join(org, "ca", "priv_sk"):            keyPEM,
-		filepath.Join(org, "msp", "cacerts", "ca.pem"): ca.CertPEM(),
-		filepath.Join(org, "msp", "config.yaml"):       []byte(nodeOUConfig),
+		filepath.Join(org, "ca", "ca.pem"):                ca.CertPEM(),
+		filepath.Join(org, "ca", "priv_sk"):               keyPEM,
+		filepath.Join(org, "msp", "cacerts", "ca.pem"):    ca.CertPEM(),
+		filepath.Join(org, "msp", "tlscacerts", "ca.pem"): ca.CertPEM(),
+		filepath.Join(org, "msp", "config.yaml"):          []byte(nodeOUConfig),
 	}
 	if err := writeFiles(files); err != nil {
 		return nil, fmt.Errorf("identity.CreateOrg: %w", err)
@@ -299,12 +322,53 @@ func (s *Store) WriteMSP(dir string, ca *CA, e *Enrollment) error {
 		filepath.Join(dir, "signcerts", "cert.pem"): pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.Cert.Raw}),
 		filepath.Join(dir, "keystore", "priv_sk"):   keyPEM,
 		filepath.Join(dir, "cacerts", "ca.pem"):     ca.CertPEM(),
+		filepath.Join(dir, "tlscacerts", "ca.pem"):  ca.CertPEM(),
 		filepath.Join(dir, "config.yaml"):           []byte(nodeOUConfig),
 	}
 	if err := writeFiles(files); err != nil {
 		return fmt.Errorf("identity.WriteMSP: %w", err)
 	}
 	return nil
+}
+
+// EnrollNode issues a Fabric node or admin identity: role "" and node OU
+// OUPeer, OUOrderer or OUAdmin. It writes <org>/nodes/<name>/msp (the
+// signing identity) and <org>/nodes/<name>/tls/{server.crt,server.key,ca.crt}
+// (a TLS certificate from the same CA for hosts, which may be DNS names or
+// IP addresses) and returns <org>/nodes/<name>.
+func (s *Store) EnrollNode(mspID, name, ou string, hosts ...string) (string, error) {
+	dir := filepath.Join(s.Dir, mspID, "nodes", name)
+	if _, err := os.Stat(dir); err == nil {
+		return "", greenmint.Errorf(greenmint.ECONFLICT, "node %s@%s already exists", name, mspID)
+	}
+	ca, err := s.CA(mspID)
+	if err != nil {
+		return "", err
+	}
+	e, err := ca.Issue(name, "", ou, s.Now(), hosts...)
+	if err != nil {
+		return "", err
+	}
+	if err := s.WriteMSP(filepath.Join(dir, "msp"), ca, e); err != nil {
+		return "", err
+	}
+	tlsID, err := ca.Issue(name, "", ou, s.Now(), hosts...)
+	if err != nil {
+		return "", err
+	}
+	keyPEM, err := keyToPEM(tlsID.Key)
+	if err != nil {
+		return "", err
+	}
+	files := map[string][]byte{
+		filepath.Join(dir, "tls", "server.crt"): pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsID.Cert.Raw}),
+		filepath.Join(dir, "tls", "server.key"): keyPEM,
+		filepath.Join(dir, "tls", "ca.crt"):     ca.CertPEM(),
+	}
+	if err := writeFiles(files); err != nil {
+		return "", fmt.Errorf("identity.EnrollNode: %w", err)
+	}
+	return dir, nil
 }
 
 // Load reads an enrolled user's identity.

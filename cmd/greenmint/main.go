@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/consortium"
 	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/ledger/fabric"
 	"github.com/spf13/cobra"
 )
 
@@ -48,61 +50,106 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	root.SetOut(m.Out)
 	root.SetErr(m.Err)
 	root.SetArgs(args)
-	root.AddCommand(m.demoCommand(), m.ledgerCommand())
+	root.AddCommand(m.demoCommand(), m.ledgerCommand(), m.chaincodeCommand(), m.fabricCommand())
 	return root.ExecuteContext(ctx)
 }
 
 func (m *Main) demoCommand() *cobra.Command {
-	var dir string
+	var dir, ledgerKind, connection string
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run the whole certificate story on a fresh embedded ledger",
+		Short: "Run the whole certificate story on a fresh embedded ledger (or a Fabric network)",
 		Long: "Creates the demo organisations and a fresh embedded ledger in --dir (a new temporary\n" +
 			"directory by default), then registers a site in Spain, attests a week of hourly matching\n" +
 			"from the measured Almería PV profile, mints, sells, retires, verifies the chain and prints\n" +
-			"every step.",
+			"every step. With --ledger fabric --connection FILE it runs against a running Fabric network\n" +
+			"(see greenmint fabric up), as the identities the connection file points at.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			if dir == "" {
-				d, err := os.MkdirTemp("", "greenmint-demo-")
-				if err != nil {
-					return err
-				}
-				dir = d
-				if !keep {
-					defer os.RemoveAll(d)
-				}
+			switch ledgerKind {
+			case "embedded":
+				return m.demoEmbedded(cmd.Context(), dir, keep)
+			case "fabric":
+				return m.demoFabric(cmd.Context(), connection)
 			}
-			fmt.Fprintf(m.Out, "Greenmint demo on an embedded ledger in %s\n\n", dir)
-			l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			env, err := demo.NewEnv(l, c)
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			if err := demo.Run(ctx, env, m.Out); err != nil {
-				return err
-			}
-			rep, err := l.Verify(ctx)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(m.Out, "8. Ledger verified: %d blocks, %d transactions (%d valid), %d state keys rebuilt; head %s\n",
-				rep.Blocks, rep.Transactions, rep.Valid, rep.StateKeys, rep.LastHash)
-			fmt.Fprintf(m.Out, "\nDone in %s. Organisations and identities: %s\n",
-				time.Since(start).Round(time.Millisecond), filepath.Join(dir, "organizations"))
-			return nil
+			return greenmint.Errorf(greenmint.EINVALID, "--ledger must be embedded or fabric, not %q", ledgerKind)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the network (must be empty or new); default a temporary one, removed afterwards")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary directory")
+	cmd.Flags().StringVar(&ledgerKind, "ledger", "embedded", "embedded or fabric")
+	cmd.Flags().StringVar(&connection, "connection", ".fabric/connection.json", "with --ledger fabric: the connection file")
 	return cmd
+}
+
+func (m *Main) demoEmbedded(ctx context.Context, dir string, keep bool) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "greenmint-demo-")
+		if err != nil {
+			return err
+		}
+		dir = d
+		if !keep {
+			defer os.RemoveAll(d)
+		}
+	}
+	fmt.Fprintf(m.Out, "Greenmint demo on an embedded ledger in %s\n\n", dir)
+	l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	env, err := demo.NewEnv(l, c)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := demo.Run(ctx, env, m.Out); err != nil {
+		return err
+	}
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Out, "8. Ledger verified: %d blocks, %d transactions (%d valid), %d state keys rebuilt; head %s\n",
+		rep.Blocks, rep.Transactions, rep.Valid, rep.StateKeys, rep.LastHash)
+	fmt.Fprintf(m.Out, "\nDone in %s. Organisations and identities: %s\n",
+		time.Since(start).Round(time.Millisecond), filepath.Join(dir, "organizations"))
+	return nil
+}
+
+func (m *Main) demoFabric(ctx context.Context, path string) error {
+	conn, err := fabric.LoadConnection(path)
+	if err != nil {
+		return err
+	}
+	c, err := consortium.Load(conn.Identities)
+	if err != nil {
+		return err
+	}
+	var events *greenmint.Identity
+	if conn.EventsMSPID != "" {
+		if events, err = c.Identity(conn.EventsMSPID, conn.EventsUser); err != nil {
+			return err
+		}
+	}
+	l, err := fabric.Open(*conn, events)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	env, err := demo.NewEnv(l, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Out, "Greenmint demo on Fabric: channel %s, chaincode %s, gateway %s\n\n", conn.Channel, conn.Chaincode, conn.PeerEndpoint)
+	start := time.Now()
+	if err := demo.Run(ctx, env, m.Out); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Out, "\nDone in %s; every write was endorsed by both organisations' peers and committed by the orderer.\n", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (m *Main) ledgerCommand() *cobra.Command {

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/greenmint/greenmint/fabricnet"
+	"github.com/spf13/cobra"
+)
+
+func (m *Main) fabricCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "fabric", Short: "A native Hyperledger Fabric network on loopback (needs FABRIC_BIN)"}
+	var dir, bin, cfg string
+	var port int
+	up := &cobra.Command{
+		Use:   "up",
+		Short: "Start a two-organisation Fabric network with the contract deployed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			n, err := fabricnet.Up(cmd.Context(), fabricnet.Options{FabricBin: bin, FabricCfg: cfg, Dir: abs, Greenmint: self, BasePort: port, Log: m.Out})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Out, "connection file: %s\n", n.ConnectionFile())
+			return nil
+		},
+	}
+	up.Flags().StringVar(&bin, "fabric-bin", os.Getenv("FABRIC_BIN"), "directory of the Fabric binaries [FABRIC_BIN]")
+	up.Flags().StringVar(&cfg, "fabric-cfg", os.Getenv("FABRIC_CFG_PATH"), "the Fabric release's config directory [FABRIC_CFG_PATH]; default FABRIC_BIN/../config")
+	up.Flags().IntVar(&port, "base-port", 27050, "first port: orderer; peers at +1000 and +2000, chaincode at +3000")
+	down := &cobra.Command{
+		Use:   "down",
+		Short: "Stop the network and remove its directory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := fabricnet.Down(dir); err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Out, "network in %s stopped and removed\n", dir)
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{up, down} {
+		c.Flags().StringVar(&dir, "dir", ".fabric", "the network's directory")
+		cmd.AddCommand(c)
+	}
+	return cmd
+}

@@ -1,0 +1,313 @@
+// Package fabric is the greenmint.Ledger port on a Hyperledger Fabric
+// network, through the Fabric Gateway client (fabric-gateway v1.12.0).
+//
+// Every call is signed as the acting user's own identity: one gateway per
+// identity over one shared gRPC connection, so the contract's access rules
+// see the real caller. Submit waits for the commit status; a transaction
+// invalidated at commit is an error (ECONFLICT), never a success. Contract
+// errors come back through the gateway's error details and keep their
+// codes. Chaincode events resume from a checkpoint and reconnect after a
+// dropped stream.
+package fabric
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+)
+
+// Connection is the connection file: where the gateway peer is and how to
+// trust it, which channel and chaincode to use, where the users' identities
+// live and which identity listens to events.
+type Connection struct {
+	PeerEndpoint   string `json:"peer_endpoint"`   // host:port of the gateway peer
+	TLSRootCert    string `json:"tls_root_cert"`   // PEM file of the CA that signed the peer's TLS certificate
+	ServerName     string `json:"server_name"`     // TLS server name to expect (default: the endpoint's host)
+	Channel        string `json:"channel"`         // channel ID
+	Chaincode      string `json:"chaincode"`       // chaincode name
+	Identities     string `json:"identities"`      // directory of the organisations' MSP folders (consortium layout)
+	EventsMSPID    string `json:"events_msp_id"`   // the identity that reads chaincode events
+	EventsUser     string `json:"events_user"`     //
+	ConflictRetry  int    `json:"conflict_retry"`  // resubmissions after an MVCC conflict (default 3)
+	TimeoutSeconds int    `json:"timeout_seconds"` // per call (default 30)
+}
+
+// LoadConnection reads a connection file. Relative paths in it are taken
+// from the file's directory.
+func LoadConnection(path string) (*Connection, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "connection file %s: %v", path, err)
+	}
+	var c Connection
+	if err := greenmint.DecodeStrict(raw, &c); err != nil {
+		return nil, fmt.Errorf("connection file %s: %w", path, err)
+	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&c.TLSRootCert, &c.Identities} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	return &c, c.check()
+}
+
+func (c *Connection) check() error {
+	for name, v := range map[string]string{"peer_endpoint": c.PeerEndpoint, "tls_root_cert": c.TLSRootCert, "channel": c.Channel, "chaincode": c.Chaincode} {
+		if v == "" {
+			return greenmint.Errorf(greenmint.EINVALID, "connection file: %s is required", name)
+		}
+	}
+	if c.ConflictRetry == 0 {
+		c.ConflictRetry = 3
+	}
+	if c.TimeoutSeconds == 0 {
+		c.TimeoutSeconds = 30
+	}
+	return nil
+}
+
+// Ledger is a greenmint.Ledger on Fabric.
+type Ledger struct {
+	cfg      Connection
+	conn     *grpc.ClientConn
+	events   *greenmint.Identity
+	mu       sync.Mutex
+	gateways map[[32]byte]*client.Gateway
+}
+
+var _ greenmint.Ledger = (*Ledger)(nil)
+
+// Open connects to the gateway peer. events is the identity that reads
+// chaincode events (nil: Events is unavailable).
+func Open(c Connection, events *greenmint.Identity) (*Ledger, error) {
+	if err := c.check(); err != nil {
+		return nil, err
+	}
+	pemBytes, err := os.ReadFile(c.TLSRootCert)
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "TLS root certificate %s: %v", c.TLSRootCert, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "TLS root certificate %s holds no certificate", c.TLSRootCert)
+	}
+	server := c.ServerName
+	if server == "" {
+		server, _, _ = strings.Cut(c.PeerEndpoint, ":")
+	}
+	conn, err := grpc.NewClient(c.PeerEndpoint, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, server)))
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot reach %s: %v", c.PeerEndpoint, err)
+	}
+	return &Ledger{cfg: c, conn: conn, events: events, gateways: map[[32]byte]*client.Gateway{}}, nil
+}
+
+// Close closes the gateways and the connection.
+func (l *Ledger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, g := range l.gateways {
+		g.Close()
+	}
+	l.gateways = nil
+	return l.conn.Close()
+}
+
+// gateway returns the gateway that signs as id, one per identity.
+func (l *Ledger) gateway(id *greenmint.Identity) (*client.Gateway, error) {
+	if id == nil || id.Signer == nil {
+		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "no identity to sign with")
+	}
+	key := sha256.Sum256(append([]byte(id.MSPID+"\n"), id.Certificate...))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gateways == nil {
+		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "ledger is closed")
+	}
+	if g, ok := l.gateways[key]; ok {
+		return g, nil
+	}
+	cert, err := identity.CertificateFromPEM(id.Certificate)
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "identity certificate: %v", err)
+	}
+	xid, err := identity.NewX509Identity(id.MSPID, cert)
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "identity: %v", err)
+	}
+	sign, err := identity.NewPrivateKeySign(id.Signer)
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "identity key: %v", err)
+	}
+	t := time.Duration(l.cfg.TimeoutSeconds) * time.Second
+	g, err := client.Connect(xid, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(l.conn),
+		client.WithEvaluateTimeout(t), client.WithEndorseTimeout(t), client.WithSubmitTimeout(t), client.WithCommitStatusTimeout(2*t))
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "gateway: %v", err)
+	}
+	l.gateways[key] = g
+	return g, nil
+}
+
+func (l *Ledger) contract(id *greenmint.Identity) (*client.Contract, error) {
+	g, err := l.gateway(id)
+	if err != nil {
+		return nil, err
+	}
+	return g.GetNetwork(l.cfg.Channel).GetContract(l.cfg.Chaincode), nil
+}
+
+// Submit endorses, orders and commits a transaction as id and waits for its
+// commit status. A transaction invalidated by an MVCC or phantom-read
+// conflict changed nothing, and every contract write re-checks all its rules
+// when it runs again, so it is resubmitted (up to ConflictRetry times, with
+// jitter); other invalidations, and conflicts that persist, are ECONFLICT.
+func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function string, args ...string) (*greenmint.TxResult, error) {
+	c, err := l.contract(id)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		result, commit, err := c.SubmitAsyncWithContext(ctx, function, client.WithArguments(args...))
+		if err != nil {
+			return nil, mapError(function, err)
+		}
+		st, err := commit.StatusWithContext(ctx)
+		if err != nil {
+			return nil, mapError(function, err)
+		}
+		if st.Successful {
+			return &greenmint.TxResult{TxID: st.TransactionID, BlockNumber: st.BlockNumber, Payload: result}, nil
+		}
+		retryable := st.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || st.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
+		if !retryable || attempt >= l.cfg.ConflictRetry {
+			return nil, greenmint.Errorf(greenmint.ECONFLICT, "%s: transaction %s invalidated at commit: %s", function, st.TransactionID, st.Code)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %v", function, ctx.Err())
+		case <-time.After(time.Duration(rand.IntN(20*(attempt+1))) * time.Millisecond):
+		}
+	}
+}
+
+// Evaluate runs a query as id on the gateway peer.
+func (l *Ledger) Evaluate(ctx context.Context, id *greenmint.Identity, function string, args ...string) ([]byte, error) {
+	c, err := l.contract(id)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.EvaluateWithContext(ctx, function, client.WithArguments(args...))
+	if err != nil {
+		return nil, mapError(function, err)
+	}
+	return out, nil
+}
+
+// codePattern finds a contract error ("code: Function: message") inside a
+// peer's or the gateway's message.
+var codePattern = regexp.MustCompile(`\b(invalid|not_found|conflict|unauthenticated|forbidden|unavailable|internal): (.*)$`)
+
+// mapError turns a gateway error into a greenmint.Error with the contract's
+// code when the contract produced it, EUNAUTHENTICATED when the peer
+// refused the caller, EUNAVAILABLE when the network could not be reached.
+func mapError(function string, err error) error {
+	var msgs []string
+	var te *client.TransactionError
+	if errors.As(err, &te) {
+		for _, d := range te.Details() {
+			msgs = append(msgs, d.GetMessage())
+		}
+	}
+	st, _ := status.FromError(err)
+	msgs = append(msgs, st.Message(), err.Error())
+	for _, m := range msgs {
+		for _, line := range strings.Split(m, "\n") {
+			if sm := codePattern.FindStringSubmatch(line); sm != nil {
+				return &greenmint.Error{Code: sm[1], Message: strings.TrimSuffix(sm[2], `"`)}
+			}
+		}
+	}
+	all := strings.Join(msgs, " | ")
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded || st.Code() == codes.Unavailable:
+		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %s", function, st.Message())
+	case st.Code() == codes.PermissionDenied || strings.Contains(all, "access denied") || strings.Contains(all, "creator org unknown") ||
+		strings.Contains(all, "creator certificate is not valid"):
+		return greenmint.Errorf(greenmint.EUNAUTHENTICATED, "%s: the network refused the caller: %s", function, st.Message())
+	}
+	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "fabric." + function, Err: err}
+}
+
+// Events delivers chaincode events from block fromBlock on, reading as the
+// connection's events identity. The gateway client does not reconnect by
+// itself: when the stream breaks, Events reconnects from the block of the
+// last event it delivered and skips what it already delivered.
+func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan greenmint.ChaincodeEvent, error) {
+	if l.events == nil {
+		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "no events identity configured (events_msp_id, events_user)")
+	}
+	g, err := l.gateway(l.events)
+	if err != nil {
+		return nil, err
+	}
+	network := g.GetNetwork(l.cfg.Channel)
+	out := make(chan greenmint.ChaincodeEvent, 256)
+	go func() {
+		defer close(out)
+		next, seen := fromBlock, map[string]bool{}
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			events, err := network.ChaincodeEvents(ctx, l.cfg.Chaincode, client.WithStartBlock(next))
+			if err == nil {
+				for ev := range events {
+					backoff = 100 * time.Millisecond
+					if ev.BlockNumber < next || (ev.BlockNumber == next && seen[ev.TransactionID]) {
+						continue
+					}
+					if ev.BlockNumber > next {
+						next, seen = ev.BlockNumber, map[string]bool{}
+					}
+					seen[ev.TransactionID] = true
+					select {
+					case out <- greenmint.ChaincodeEvent{BlockNumber: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}()
+	return out, nil
+}
+
+// MarshalConnection writes a connection file.
+func MarshalConnection(c Connection) ([]byte, error) { return json.MarshalIndent(c, "", "  ") }
