@@ -291,10 +291,13 @@ func (t *txn) requireRegistry() (*greenmint.Policy, error) {
 // requireHolder admits the roles that may hold units, miners and buyers,
 // and opens the caller's organisation's account if it has none.
 func (t *txn) requireHolder() error {
-	if _, err := t.policy(); err != nil {
+	if err := t.requireRole(greenmint.RoleMiner, greenmint.RoleBuyer); err != nil {
 		return err
 	}
-	if err := t.requireRole(greenmint.RoleMiner, greenmint.RoleBuyer); err != nil {
+	if ok, err := t.get(nil, kindAccount, t.caller.MSPID); err != nil || ok {
+		return err // an account exists only on a bootstrapped ledger
+	}
+	if _, err := t.policy(); err != nil {
 		return err
 	}
 	_, err := t.ensureAccount()

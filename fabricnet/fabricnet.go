@@ -46,7 +46,11 @@ type Options struct {
 	Greenmint    string
 	BasePort     int    // default 27050
 	BatchTimeout string // default 20ms
-	Log          io.Writer
+	// Traders adds that many extra organisations, Trader000MSP…, each with a
+	// user "trader" of role buyer: load tests need many holders that do not
+	// contend for keys.
+	Traders int
+	Log     io.Writer
 }
 
 // ChannelID is the network's channel.
@@ -107,7 +111,9 @@ func (n *Network) logf(format string, args ...any) {
 	}
 }
 
-func (n *Network) path(parts ...string) string { return filepath.Join(append([]string{n.Dir}, parts...)...) }
+func (n *Network) path(parts ...string) string {
+	return filepath.Join(append([]string{n.Dir}, parts...)...)
+}
 
 // OrgsDir is where the organisations' CAs and identities live.
 func (n *Network) OrgsDir() string { return n.path("organizations") }
@@ -154,7 +160,7 @@ func Up(ctx context.Context, opts Options) (*Network, error) {
 		}
 	}
 	start := time.Now()
-	if err := n.makeCrypto(); err != nil {
+	if err := n.makeCrypto(opts.Traders); err != nil {
 		return nil, err
 	}
 	if err := n.save(); err != nil {
@@ -169,10 +175,11 @@ func Up(ctx context.Context, opts Options) (*Network, error) {
 	if err := n.startPeers(ctx); err != nil {
 		return nil, err
 	}
-	pkg, err := n.packageChaincode()
+	pkg, id, err := n.packageCCaaS(Label, n.ChaincodeAddress)
 	if err != nil {
 		return nil, err
 	}
+	n.PackageID = id
 	if opts.Greenmint != "" {
 		if err := n.start("chaincode", opts.Greenmint, []string{"chaincode"}, []string{
 			"GREENMINT_CHAINCODE_ID=" + n.PackageID, "GREENMINT_CHAINCODE_ADDRESS=" + n.ChaincodeAddress,
@@ -258,8 +265,14 @@ func Down(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-func (n *Network) makeCrypto() error {
+// TraderMSP names the i-th extra trader organisation.
+func TraderMSP(i int) string { return fmt.Sprintf("Trader%03dMSP", i) }
+
+func (n *Network) makeCrypto(traders int) error {
 	members := append([]consortium.Member(nil), consortium.DemoMembers...)
+	for i := 0; i < traders; i++ {
+		members = append(members, consortium.Member{MSPID: TraderMSP(i), User: "trader", Role: greenmint.RoleBuyer})
+	}
 	c, err := consortium.Create(n.OrgsDir(), members)
 	if err != nil {
 		return err
@@ -292,7 +305,7 @@ func (n *Network) genesis(batchTimeout string) error {
 	}
 	data := configtxData{
 		OrdererMSPDir: filepath.Join(n.OrgsDir(), OrdererMSP, "msp"),
-		OrdererAddr:   n.OrdererAddr, OrdererHost: "127.0.0.1", OrdererPort: n.Peers[PeerOrgs[0]] - 1000,
+		OrdererAddr:   n.OrdererAddr, OrdererHost: "127.0.0.1", OrdererPort: port(n.OrdererAddr),
 		OrdererTLS:   filepath.Join(n.nodeDir(OrdererMSP, "orderer0"), "tls", "server.crt"),
 		PolicyRule:   fmt.Sprintf("AND('%s.peer', '%s.peer')", PeerOrgs[0], PeerOrgs[1]),
 		BatchTimeout: batchTimeout,
@@ -332,6 +345,12 @@ func (n *Network) run(ctx context.Context, bin string, env []string, args ...str
 		return string(out), greenmint.Errorf(greenmint.EUNAVAILABLE, "%s %s: %v\n%s", bin, strings.Join(args, " "), err, tail(string(out), 2000))
 	}
 	return string(out), nil
+}
+
+func port(addr string) int {
+	_, p, _ := strings.Cut(addr, ":")
+	v, _ := strconv.Atoi(p)
+	return v
 }
 
 func tail(s string, n int) string {
@@ -535,27 +554,37 @@ func (n *Network) retry(ctx context.Context, times int, f func() error) error {
 // Label is the chaincode package's label.
 const Label = "greenmint_1"
 
-// packageChaincode builds the chaincode-as-a-service package
-// deterministically (fixed times, owners and order), so that its package ID,
-// the label and the SHA-256 of the bytes, is the same for the same address.
-func (n *Network) packageChaincode() (string, error) {
-	conn, err := json.Marshal(map[string]any{"address": n.ChaincodeAddress, "dial_timeout": "10s", "tls_required": false})
+// packageCCaaS builds a chaincode-as-a-service package for a server at
+// address deterministically (fixed times, owners and order), so that its
+// package ID, the label and the SHA-256 of the bytes, is the same for the
+// same label and address. It returns the file and the package ID.
+func (n *Network) packageCCaaS(label, address string) (string, string, error) {
+	conn, err := json.Marshal(map[string]any{"address": address, "dial_timeout": "10s", "tls_required": false})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	code, err := tarGz(map[string][]byte{"connection.json": conn})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	meta, _ := json.Marshal(map[string]string{"type": "ccaas", "label": Label})
+	meta, _ := json.Marshal(map[string]string{"type": "ccaas", "label": label})
 	pkg, err := tarGz(map[string][]byte{"metadata.json": meta, "code.tar.gz": code})
+	if err != nil {
+		return "", "", err
+	}
+	sum := sha256.Sum256(pkg)
+	p := n.path(label + ".tar.gz")
+	return p, label + ":" + hex.EncodeToString(sum[:]), os.WriteFile(p, pkg, 0o644)
+}
+
+// InstallCCaaS packages and installs on both peers another chaincode served
+// at address, and returns its package ID for DeployPackage.
+func (n *Network) InstallCCaaS(ctx context.Context, label, address string) (string, error) {
+	pkg, id, err := n.packageCCaaS(label, address)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(pkg)
-	n.PackageID = Label + ":" + hex.EncodeToString(sum[:])
-	p := n.path("greenmint.tar.gz")
-	return p, os.WriteFile(p, pkg, 0o644)
+	return id, n.install(ctx, pkg)
 }
 
 func tarGz(files map[string][]byte) ([]byte, error) {
@@ -604,7 +633,7 @@ func (n *Network) install(ctx context.Context, pkg string) error {
 			return err
 		}
 	}
-	n.logf("chaincode package %s installed on both peers", n.PackageID)
+	n.logf("chaincode package %s installed on both peers", filepath.Base(pkg))
 	return nil
 }
 
@@ -616,11 +645,16 @@ func (n *Network) ordererFlags() []string {
 // definition named name for the installed package: each name is a fresh
 // namespace of world state served by the same chaincode server.
 func (n *Network) Deploy(ctx context.Context, name string) error {
+	return n.DeployPackage(ctx, name, n.PackageID)
+}
+
+// DeployPackage is Deploy for another installed package.
+func (n *Network) DeployPackage(ctx context.Context, name, packageID string) error {
 	seq := n.Sequence[name] + 1
 	policy := fmt.Sprintf("AND('%s.peer','%s.peer')", PeerOrgs[0], PeerOrgs[1])
 	common := []string{"--channelID", ChannelID, "--name", name, "--version", "1.0", "--sequence", strconv.Itoa(seq), "--signature-policy", policy}
 	for _, msp := range PeerOrgs {
-		args := append(append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", n.PackageID}, common...), n.ordererFlags()...)
+		args := append(append([]string{"lifecycle", "chaincode", "approveformyorg", "--package-id", packageID}, common...), n.ordererFlags()...)
 		// The first transactions wait for the raft leader; retry them.
 		if err := n.retry(ctx, 30, func() error { _, err := n.run(ctx, "peer", n.peerEnv(msp), args...); return err }); err != nil {
 			return err

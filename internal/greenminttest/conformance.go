@@ -181,7 +181,7 @@ func RunLedgerConformance(t *testing.T, newEnv NewEnv) {
 				ok++
 			case greenmint.ECONFLICT:
 			default:
-				t.Fatalf("concurrent transfer failed with %v, want success or conflict", err)
+				t.Fatalf("concurrent transfer failed with %+v, want success or conflict", err)
 			}
 		}
 		var page greenmint.HoldingsPage

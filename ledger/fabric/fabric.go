@@ -180,9 +180,11 @@ func (l *Ledger) contract(id *greenmint.Identity) (*client.Contract, error) {
 
 // Submit endorses, orders and commits a transaction as id and waits for its
 // commit status. A transaction invalidated by an MVCC or phantom-read
-// conflict changed nothing, and every contract write re-checks all its rules
-// when it runs again, so it is resubmitted (up to ConflictRetry times, with
-// jitter); other invalidations, and conflicts that persist, are ECONFLICT.
+// conflict changed nothing, and neither did one whose endorsements differed
+// because a peer was behind; every contract write re-checks all its rules
+// when it runs again, so such a transaction is resubmitted (up to
+// ConflictRetry times, with jitter). Other invalidations, and conflicts that
+// persist, are ECONFLICT.
 func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function string, args ...string) (*greenmint.TxResult, error) {
 	c, err := l.contract(id)
 	if err != nil {
@@ -191,7 +193,14 @@ func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function st
 	for attempt := 0; ; attempt++ {
 		result, commit, err := c.SubmitAsyncWithContext(ctx, function, client.WithArguments(args...))
 		if err != nil {
-			return nil, mapError(function, err)
+			mapped := mapError(function, err)
+			if errors.Is(mapped, errEndorsementMismatch) && attempt < l.cfg.ConflictRetry {
+				if err := pause(ctx, attempt); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, mapped
 		}
 		st, err := commit.StatusWithContext(ctx)
 		if err != nil {
@@ -204,11 +213,19 @@ func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function st
 		if !retryable || attempt >= l.cfg.ConflictRetry {
 			return nil, greenmint.Errorf(greenmint.ECONFLICT, "%s: transaction %s invalidated at commit: %s", function, st.TransactionID, st.Code)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %v", function, ctx.Err())
-		case <-time.After(time.Duration(rand.IntN(20*(attempt+1))) * time.Millisecond):
+		if err := pause(ctx, attempt); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// pause waits a random few milliseconds, longer each attempt, before a retry.
+func pause(ctx context.Context, attempt int) error {
+	select {
+	case <-ctx.Done():
+		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%v", ctx.Err())
+	case <-time.After(time.Duration(1+rand.IntN(20*(attempt+1))) * time.Millisecond):
+		return nil
 	}
 }
 
@@ -224,6 +241,11 @@ func (l *Ledger) Evaluate(ctx context.Context, id *greenmint.Identity, function 
 	}
 	return out, nil
 }
+
+// errEndorsementMismatch marks endorsements that differ because the peers
+// were at different heights: like an MVCC conflict, nothing was applied and
+// a retry is safe.
+var errEndorsementMismatch = errors.New("endorsement mismatch")
 
 // codePattern finds a contract error ("code: Function: message") inside a
 // peer's or the gateway's message.
@@ -251,6 +273,8 @@ func mapError(function string, err error) error {
 	}
 	all := strings.Join(msgs, " | ")
 	switch {
+	case strings.Contains(all, "ProposalResponsePayloads do not match"):
+		return &greenmint.Error{Code: greenmint.ECONFLICT, Message: function + ": the endorsing peers read different state (one is behind); the transaction was not submitted", Err: errEndorsementMismatch}
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded || st.Code() == codes.Unavailable:
 		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %s", function, st.Message())
@@ -258,7 +282,7 @@ func mapError(function string, err error) error {
 		strings.Contains(all, "creator certificate is not valid"):
 		return greenmint.Errorf(greenmint.EUNAUTHENTICATED, "%s: the network refused the caller: %s", function, st.Message())
 	}
-	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "fabric." + function, Err: err}
+	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "fabric." + function, Message: all}
 }
 
 // Events delivers chaincode events from block fromBlock on, reading as the
