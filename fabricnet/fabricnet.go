@@ -429,6 +429,7 @@ func (n *Network) startOrderer(ctx context.Context) error {
 	tlsCA := n.TLSRootCert(OrdererMSP)
 	env := []string{
 		"FABRIC_CFG_PATH=" + cfg,
+		"FABRIC_LOGGING_SPEC=info:grpc=warning",
 		"ORDERER_GENERAL_LISTENADDRESS=127.0.0.1",
 		"ORDERER_GENERAL_LISTENPORT=" + port,
 		"ORDERER_GENERAL_LOCALMSPID=" + OrdererMSP,
@@ -483,48 +484,56 @@ func (n *Network) peerEnv(msp string) []string {
 	}
 }
 
+// peerNodeEnv is the environment of an organisation's peer process.
+func (n *Network) peerNodeEnv(msp string) []string {
+	node := n.nodeDir(msp, "peer0")
+	base := n.Peers[msp]
+	addr := n.peerAddr(msp)
+	return []string{
+		"FABRIC_CFG_PATH=" + n.path("peers", msp, "config"),
+		"FABRIC_LOGGING_SPEC=info:grpc=warning",
+		"CORE_PEER_ID=peer0." + strings.ToLower(msp),
+		"CORE_PEER_ADDRESS=" + addr,
+		"CORE_PEER_LISTENADDRESS=" + addr,
+		fmt.Sprintf("CORE_PEER_CHAINCODEADDRESS=127.0.0.1:%d", base+1),
+		fmt.Sprintf("CORE_PEER_CHAINCODELISTENADDRESS=127.0.0.1:%d", base+1),
+		"CORE_PEER_GOSSIP_BOOTSTRAP=" + addr,
+		"CORE_PEER_GOSSIP_EXTERNALENDPOINT=" + addr,
+		"CORE_PEER_GOSSIP_RECONNECTINTERVAL=1s",
+		"CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL=500ms",
+		"CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL=500ms",
+		"CORE_PEER_GOSSIP_ALIVETIMEINTERVAL=1s",
+		"CORE_PEER_LOCALMSPID=" + msp,
+		"CORE_PEER_MSPCONFIGPATH=" + filepath.Join(node, "msp"),
+		"CORE_PEER_TLS_ENABLED=true",
+		"CORE_PEER_TLS_CERT_FILE=" + filepath.Join(node, "tls", "server.crt"),
+		"CORE_PEER_TLS_KEY_FILE=" + filepath.Join(node, "tls", "server.key"),
+		"CORE_PEER_TLS_ROOTCERT_FILE=" + n.TLSRootCert(msp),
+		"CORE_PEER_FILESYSTEMPATH=" + n.path("peers", msp, "data"),
+		fmt.Sprintf("CORE_OPERATIONS_LISTENADDRESS=127.0.0.1:%d", base+2),
+		"CORE_METRICS_PROVIDER=disabled",
+		"CORE_LEDGER_STATE_STATEDATABASE=goleveldb",
+		"CORE_PEER_GATEWAY_ENABLED=true",
+	}
+}
+
+func (n *Network) startPeer(ctx context.Context, msp string) error {
+	if err := n.start("peer-"+msp, filepath.Join(n.FabricBin, "peer"), []string{"node", "start"}, n.peerNodeEnv(msp)); err != nil {
+		return err
+	}
+	return n.waitHealthy(ctx, "peer-"+msp, fmt.Sprintf("127.0.0.1:%d", n.Peers[msp]+2))
+}
+
 func (n *Network) startPeers(ctx context.Context) error {
 	for _, msp := range PeerOrgs {
-		node := n.nodeDir(msp, "peer0")
-		cfg := n.path("peers", msp, "config")
-		if err := writeCoreYAML(n.FabricCfg, cfg, n.path("builder")); err != nil {
+		if err := writeCoreYAML(n.FabricCfg, n.path("peers", msp, "config"), n.path("builder")); err != nil {
 			return err
 		}
-		base := n.Peers[msp]
-		addr := n.peerAddr(msp)
-		env := []string{
-			"FABRIC_CFG_PATH=" + cfg,
-			"CORE_PEER_ID=peer0." + strings.ToLower(msp),
-			"CORE_PEER_ADDRESS=" + addr,
-			"CORE_PEER_LISTENADDRESS=" + addr,
-			fmt.Sprintf("CORE_PEER_CHAINCODEADDRESS=127.0.0.1:%d", base+1),
-			fmt.Sprintf("CORE_PEER_CHAINCODELISTENADDRESS=127.0.0.1:%d", base+1),
-			"CORE_PEER_GOSSIP_BOOTSTRAP=" + addr,
-			"CORE_PEER_GOSSIP_EXTERNALENDPOINT=" + addr,
-			"CORE_PEER_GOSSIP_RECONNECTINTERVAL=1s",
-			"CORE_PEER_GOSSIP_PUBLISHSTATEINFOINTERVAL=500ms",
-			"CORE_PEER_GOSSIP_REQUESTSTATEINFOINTERVAL=500ms",
-			"CORE_PEER_GOSSIP_ALIVETIMEINTERVAL=1s",
-			"CORE_PEER_LOCALMSPID=" + msp,
-			"CORE_PEER_MSPCONFIGPATH=" + filepath.Join(node, "msp"),
-			"CORE_PEER_TLS_ENABLED=true",
-			"CORE_PEER_TLS_CERT_FILE=" + filepath.Join(node, "tls", "server.crt"),
-			"CORE_PEER_TLS_KEY_FILE=" + filepath.Join(node, "tls", "server.key"),
-			"CORE_PEER_TLS_ROOTCERT_FILE=" + n.TLSRootCert(msp),
-			"CORE_PEER_FILESYSTEMPATH=" + n.path("peers", msp, "data"),
-			fmt.Sprintf("CORE_OPERATIONS_LISTENADDRESS=127.0.0.1:%d", base+2),
-			"CORE_METRICS_PROVIDER=disabled",
-			"CORE_LEDGER_STATE_STATEDATABASE=goleveldb",
-			"CORE_PEER_GATEWAY_ENABLED=true",
-		}
-		if err := n.start("peer-"+msp, filepath.Join(n.FabricBin, "peer"), []string{"node", "start"}, env); err != nil {
+		if err := n.startPeer(ctx, msp); err != nil {
 			return err
 		}
 	}
 	for _, msp := range PeerOrgs {
-		if err := n.waitHealthy(ctx, "peer-"+msp, fmt.Sprintf("127.0.0.1:%d", n.Peers[msp]+2)); err != nil {
-			return err
-		}
 		if err := n.retry(ctx, 20, func() error {
 			_, err := n.run(ctx, "peer", n.peerEnv(msp), "channel", "join", "-b", n.path("genesis.block"))
 			return err
@@ -534,6 +543,29 @@ func (n *Network) startPeers(ctx context.Context) error {
 		n.logf("peer %s (%s) joined channel %s", n.peerAddr(msp), msp, ChannelID)
 	}
 	return nil
+}
+
+// RestartPeer kills an organisation's peer (SIGKILL, as a crash) and starts
+// it again on the same ledger, returning once it is healthy.
+func (n *Network) RestartPeer(ctx context.Context, msp string) error {
+	raw, err := os.ReadFile(n.path("run", "peer-"+msp+".pid"))
+	if err != nil {
+		return greenmint.Errorf(greenmint.ENOTFOUND, "no running peer for %s", msp)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	for i := 0; i < 100 && syscall.Kill(pid, 0) == nil; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := 0; i < 100; i++ { // the listen port must be free again
+		l, err := net.Listen("tcp", n.peerAddr(msp))
+		if err == nil {
+			l.Close()
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return n.startPeer(ctx, msp)
 }
 
 func (n *Network) retry(ctx context.Context, times int, f func() error) error {

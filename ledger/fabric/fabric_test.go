@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/chaincode"
@@ -216,5 +217,55 @@ func TestConnectionFile(t *testing.T) {
 	}
 	if _, err := fabric.Open(fabric.Connection{PeerEndpoint: "x:1", TLSRootCert: filepath.Join(dir, "none.pem"), Channel: "c", Chaincode: "cc"}, nil); greenmint.ErrorCode(err) != greenmint.EINVALID {
 		t.Fatalf("missing TLS root = %v", err)
+	}
+}
+
+// TestFabricEventsSurvivePeerRestart kills the gateway peer while a
+// listener is subscribed: the listener reconnects by itself, resumes from
+// its last block and delivers every later event exactly once.
+func TestFabricEventsSurvivePeerRestart(t *testing.T) {
+	e := freshEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	first, err := greenmint.SubmitJSON(ctx, e.Ledger, e.Miner, greenmint.TxOpenAccount, greenmint.OpenAccountRequest{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := e.Ledger.Events(ctx, first.BlockNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := <-ch; ev.TxID != first.TxID {
+		t.Fatalf("first event = %s, want %s", ev.TxID, first.TxID)
+	}
+	if err := network.RestartPeer(ctx, fabricnet.PeerOrgs[0]); err != nil {
+		t.Fatal(err)
+	}
+	var later []string
+	for _, id := range []*greenmint.Identity{e.Miner2, e.Buyer} {
+		var res *greenmint.TxResult
+		for i := 0; ; i++ { // the restarted gateway peer needs a moment to rejoin
+			if res, err = greenmint.SubmitJSON(ctx, e.Ledger, id, greenmint.TxOpenAccount, greenmint.OpenAccountRequest{}, nil); err == nil {
+				break
+			}
+			if i > 100 {
+				t.Fatalf("no submit after the restart: %v", err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		later = append(later, res.TxID)
+	}
+	for _, want := range later {
+		select {
+		case ev := <-ch:
+			if ev.TxID != want {
+				t.Fatalf("event after the restart = %s (%s), want %s", ev.TxID, ev.Name, want)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("no event for %s after the peer restarted", want)
+		}
 	}
 }
