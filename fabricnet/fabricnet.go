@@ -64,17 +64,22 @@ const OrdererMSP = "OrdererMSP"
 
 // Network is a running (or stopped) network as recorded in Dir/network.json.
 type Network struct {
-	Dir              string         `json:"dir"`
-	FabricBin        string         `json:"fabric_bin"`
-	FabricCfg        string         `json:"fabric_cfg"`
-	OrdererAddr      string         `json:"orderer_addr"`
-	OrdererAdmin     string         `json:"orderer_admin"`
-	OrdererOps       string         `json:"orderer_ops"`
-	Peers            map[string]int `json:"peers"` // MSP ID → base port (listen; +1 chaincode, +2 operations)
-	ChaincodeAddress string         `json:"chaincode_address"`
-	PackageID        string         `json:"package_id"`
-	Chaincodes       []string       `json:"chaincodes"` // names deployed
-	Sequence         map[string]int `json:"sequence"`
+	Dir          string         `json:"dir"`
+	FabricBin    string         `json:"fabric_bin"`
+	FabricCfg    string         `json:"fabric_cfg"`
+	OrdererAddr  string         `json:"orderer_addr"`
+	OrdererAdmin string         `json:"orderer_admin"`
+	OrdererOps   string         `json:"orderer_ops"`
+	Peers        map[string]int `json:"peers"` // MSP ID → base port (listen; +1 chaincode, +2 operations)
+	// PeerAddrs and Hosts are set for a network whose nodes run elsewhere
+	// (containers): the peers' addresses and the names in the TLS
+	// certificates. Empty: everything on 127.0.0.1.
+	PeerAddrs        map[string]string `json:"peer_addrs,omitempty"`
+	Hosts            []string          `json:"hosts,omitempty"`
+	ChaincodeAddress string            `json:"chaincode_address"`
+	PackageID        string            `json:"package_id"`
+	Chaincodes       []string          `json:"chaincodes"` // names deployed
+	Sequence         map[string]int    `json:"sequence"`
 	log              io.Writer
 }
 
@@ -122,7 +127,12 @@ func (n *Network) nodeDir(msp, name string) string {
 	return filepath.Join(n.OrgsDir(), msp, "nodes", name)
 }
 
-func (n *Network) peerAddr(msp string) string { return "127.0.0.1:" + strconv.Itoa(n.Peers[msp]) }
+func (n *Network) peerAddr(msp string) string {
+	if a, ok := n.PeerAddrs[msp]; ok {
+		return a
+	}
+	return "127.0.0.1:" + strconv.Itoa(n.Peers[msp])
+}
 
 // PeerEndpoint returns the gateway endpoint of an organisation's peer.
 func (n *Network) PeerEndpoint(msp string) string { return n.peerAddr(msp) }
@@ -172,7 +182,13 @@ func Up(ctx context.Context, opts Options) (*Network, error) {
 	if err := n.startOrderer(ctx); err != nil {
 		return nil, err
 	}
+	if err := n.joinOrderer(ctx); err != nil {
+		return nil, err
+	}
 	if err := n.startPeers(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.joinPeers(ctx); err != nil {
 		return nil, err
 	}
 	pkg, id, err := n.packageCCaaS(Label, n.ChaincodeAddress)
@@ -193,11 +209,7 @@ func Up(ctx context.Context, opts Options) (*Network, error) {
 	if err := n.Deploy(ctx, "greenmint"); err != nil {
 		return nil, err
 	}
-	raw, err := fabric.MarshalConnection(n.Connection("greenmint"))
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(n.ConnectionFile(), raw, 0o644); err != nil {
+	if err := n.writeConnection(); err != nil {
 		return nil, err
 	}
 	if opts.Greenmint != "" {
@@ -208,6 +220,80 @@ func Up(ctx context.Context, opts Options) (*Network, error) {
 	n.logf("network up in %s: orderer %s, peers %s (%s) and %s (%s), chaincode %s at %s",
 		time.Since(start).Round(time.Millisecond), n.OrdererAddr, n.peerAddr(PeerOrgs[0]), PeerOrgs[0], n.peerAddr(PeerOrgs[1]), PeerOrgs[1], n.PackageID, n.ChaincodeAddress)
 	return n, n.save()
+}
+
+func (n *Network) writeConnection() error {
+	raw, err := fabric.MarshalConnection(n.Connection("greenmint"))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(n.ConnectionFile(), raw, 0o644)
+}
+
+// Compose addresses: the service names of docker-compose.yml.
+const (
+	ComposeOrderer   = "orderer0"
+	ComposeChaincode = "greenmint-chaincode:9999"
+)
+
+// ComposePeers are the peer services of docker-compose.yml.
+var ComposePeers = map[string]string{PeerOrgs[0]: "peer0-registry:7051", PeerOrgs[1]: "peer0-miner:7051"}
+
+// InitCompose prepares, without starting anything, a network whose nodes
+// are the containers of docker-compose.yml: the crypto material with their
+// names in the TLS certificates, the channel's genesis block, the chaincode
+// package and its ID (in Dir/package_id, for the chaincode service).
+func InitCompose(opts Options) (*Network, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(opts.Dir, "network.json")); err == nil {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "%s already holds a network", opts.Dir)
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	n := &Network{
+		Dir: opts.Dir, FabricBin: opts.FabricBin, FabricCfg: opts.FabricCfg,
+		OrdererAddr: ComposeOrderer + ":7050", OrdererAdmin: ComposeOrderer + ":7053", OrdererOps: ComposeOrderer + ":9443",
+		PeerAddrs: ComposePeers, ChaincodeAddress: ComposeChaincode, Sequence: map[string]int{}, log: opts.Log,
+		Hosts: []string{ComposeOrderer, host(ComposePeers[PeerOrgs[0]]), host(ComposePeers[PeerOrgs[1]])},
+	}
+	if err := n.makeCrypto(opts.Traders); err != nil {
+		return nil, err
+	}
+	if err := n.genesis(opts.BatchTimeout); err != nil {
+		return nil, err
+	}
+	_, id, err := n.packageCCaaS(Label, n.ChaincodeAddress)
+	if err != nil {
+		return nil, err
+	}
+	n.PackageID = id
+	if err := os.WriteFile(n.path("package_id"), []byte(id+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	n.logf("network material in %s; chaincode package %s", n.Dir, id)
+	return n, n.save()
+}
+
+// Join joins the running orderer and peers of an initialised network to
+// the channel, installs the chaincode package, deploys "greenmint" and
+// writes the connection file.
+func (n *Network) Join(ctx context.Context) error {
+	if err := n.joinOrderer(ctx); err != nil {
+		return err
+	}
+	if err := n.joinPeers(ctx); err != nil {
+		return err
+	}
+	if err := n.install(ctx, n.path(Label+".tar.gz")); err != nil {
+		return err
+	}
+	if err := n.Deploy(ctx, "greenmint"); err != nil {
+		return err
+	}
+	return n.writeConnection()
 }
 
 // Load reads the network recorded in dir.
@@ -280,7 +366,7 @@ func (n *Network) makeCrypto(traders int) error {
 	if _, err := c.Store.CreateOrg(OrdererMSP); err != nil {
 		return err
 	}
-	hosts := []string{"127.0.0.1", "localhost"}
+	hosts := append([]string{"127.0.0.1", "localhost"}, n.Hosts...)
 	if _, err := c.Store.EnrollNode(OrdererMSP, "orderer0", identity.OUOrderer, hosts...); err != nil {
 		return err
 	}
@@ -315,8 +401,10 @@ func (n *Network) genesis(batchTimeout string) error {
 			continue
 		}
 		org := configtxOrg{MSPID: o.MSPID, MSPDir: filepath.Join(n.OrgsDir(), o.MSPID, "msp")}
-		if _, ok := n.Peers[o.MSPID]; ok {
-			org.Anchor = n.peerAddr(o.MSPID)
+		for _, p := range PeerOrgs {
+			if p == o.MSPID {
+				org.Anchor = n.peerAddr(o.MSPID)
+			}
 		}
 		data.Orgs = append(data.Orgs, org)
 	}
@@ -345,6 +433,11 @@ func (n *Network) run(ctx context.Context, bin string, env []string, args ...str
 		return string(out), greenmint.Errorf(greenmint.EUNAVAILABLE, "%s %s: %v\n%s", bin, strings.Join(args, " "), err, tail(string(out), 2000))
 	}
 	return string(out), nil
+}
+
+func host(addr string) string {
+	h, _, _ := strings.Cut(addr, ":")
+	return h
 }
 
 func port(addr string) int {
@@ -460,9 +553,13 @@ func (n *Network) startOrderer(ctx context.Context) error {
 	if err := n.start("orderer", filepath.Join(n.FabricBin, "orderer"), nil, env); err != nil {
 		return err
 	}
-	if err := n.waitHealthy(ctx, "orderer", n.OrdererOps); err != nil {
-		return err
-	}
+	return n.waitHealthy(ctx, "orderer", n.OrdererOps)
+}
+
+// joinOrderer joins the orderer to the channel through its channel
+// participation API.
+func (n *Network) joinOrderer(ctx context.Context) error {
+	tlsCA := n.TLSRootCert(OrdererMSP)
 	admin := n.nodeDir(OrdererMSP, "Admin")
 	if _, err := n.run(ctx, "osnadmin", nil, "channel", "join", "--channelID", ChannelID, "--config-block", n.path("genesis.block"),
 		"-o", n.OrdererAdmin, "--ca-file", tlsCA, "--client-cert", filepath.Join(admin, "tls", "server.crt"), "--client-key", filepath.Join(admin, "tls", "server.key")); err != nil {
@@ -533,7 +630,15 @@ func (n *Network) startPeers(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// joinPeers joins both peers to the channel.
+func (n *Network) joinPeers(ctx context.Context) error {
 	for _, msp := range PeerOrgs {
+		if err := writeCoreYAML(n.FabricCfg, n.path("peers", msp, "config"), n.path("builder")); err != nil {
+			return err
+		}
 		if err := n.retry(ctx, 20, func() error {
 			_, err := n.run(ctx, "peer", n.peerEnv(msp), "channel", "join", "-b", n.path("genesis.block"))
 			return err
@@ -709,7 +814,7 @@ func (n *Network) DeployPackage(ctx context.Context, name, packageID string) err
 // network: through the registry's peer, as the registry's users.
 func (n *Network) Connection(name string) fabric.Connection {
 	return fabric.Connection{
-		PeerEndpoint: n.peerAddr(PeerOrgs[0]), TLSRootCert: n.TLSRootCert(PeerOrgs[0]), ServerName: "127.0.0.1",
+		PeerEndpoint: n.peerAddr(PeerOrgs[0]), TLSRootCert: n.TLSRootCert(PeerOrgs[0]), ServerName: host(n.peerAddr(PeerOrgs[0])),
 		Channel: ChannelID, Chaincode: name, Identities: n.OrgsDir(),
 		EventsMSPID: consortium.AuditorMSP, EventsUser: "auditor",
 	}

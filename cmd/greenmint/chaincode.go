@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/chaincode"
@@ -15,6 +16,7 @@ import (
 // inherited from Fabric's own CORE_* variables.
 type chaincodeConfig struct {
 	ID       string // the package ID the peer knows the chaincode by
+	IDFile   string // or a file holding it (greenmint fabric init writes one)
 	Address  string // listen address
 	TLSCert  string // PEM files; TLS is on when cert and key are given
 	TLSKey   string
@@ -55,6 +57,7 @@ func (m *Main) chaincodeCommand() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&c.ID, "id", envOr("GREENMINT_CHAINCODE_ID", ""), "chaincode package ID (label:sha256) as installed on the peers [GREENMINT_CHAINCODE_ID]")
+	f.StringVar(&c.IDFile, "id-file", envOr("GREENMINT_CHAINCODE_ID_FILE", ""), "file holding the package ID [GREENMINT_CHAINCODE_ID_FILE]")
 	f.StringVar(&c.Address, "address", envOr("GREENMINT_CHAINCODE_ADDRESS", "127.0.0.1:9999"), "listen address [GREENMINT_CHAINCODE_ADDRESS]")
 	f.StringVar(&c.TLSCert, "tls-cert", envOr("GREENMINT_CHAINCODE_TLS_CERT", ""), "server certificate PEM [GREENMINT_CHAINCODE_TLS_CERT]")
 	f.StringVar(&c.TLSKey, "tls-key", envOr("GREENMINT_CHAINCODE_TLS_KEY", ""), "server key PEM [GREENMINT_CHAINCODE_TLS_KEY]")
@@ -64,8 +67,15 @@ func (m *Main) chaincodeCommand() *cobra.Command {
 
 // server builds the chaincode server from the configuration.
 func (c *chaincodeConfig) server() (*shim.ChaincodeServer, error) {
+	if c.ID == "" && c.IDFile != "" {
+		b, err := os.ReadFile(c.IDFile)
+		if err != nil {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "cannot read the package ID: %v", err)
+		}
+		c.ID = strings.TrimSpace(string(b))
+	}
 	if c.ID == "" {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "the chaincode package ID is required (--id or GREENMINT_CHAINCODE_ID)")
+		return nil, greenmint.Errorf(greenmint.EINVALID, "the chaincode package ID is required (--id, --id-file or GREENMINT_CHAINCODE_ID)")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "TLS needs both a certificate and a key")

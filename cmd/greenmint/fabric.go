@@ -49,7 +49,41 @@ func (m *Main) fabricCommand() *cobra.Command {
 			return nil
 		},
 	}
-	for _, c := range []*cobra.Command{up, down} {
+	initCmd := &cobra.Command{
+		Use:   "init",
+		Short: "Prepare the crypto material, genesis block and chaincode package for docker-compose.yml's containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := fabricnet.InitCompose(fabricnet.Options{FabricBin: bin, FabricCfg: cfg, Dir: dir, Log: m.Out})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Out, "package ID %s written to %s\n", n.PackageID, filepath.Join(dir, "package_id"))
+			return nil
+		},
+	}
+	join := &cobra.Command{
+		Use:   "join",
+		Short: "Join the running orderer and peers of an initialised network to the channel and deploy the contract",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, err := fabricnet.Load(dir)
+			if err != nil {
+				return err
+			}
+			n.SetLog(m.Out)
+			if err := n.Join(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(m.Out, "connection file: %s\n", n.ConnectionFile())
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{initCmd, join} {
+		c.Flags().StringVar(&bin, "fabric-bin", os.Getenv("FABRIC_BIN"), "directory of the Fabric binaries [FABRIC_BIN]")
+		c.Flags().StringVar(&cfg, "fabric-cfg", os.Getenv("FABRIC_CFG_PATH"), "the Fabric release's config directory [FABRIC_CFG_PATH]")
+	}
+	for _, c := range []*cobra.Command{up, down, initCmd, join} {
 		c.Flags().StringVar(&dir, "dir", ".fabric", "the network's directory")
 		cmd.AddCommand(c)
 	}
