@@ -25,7 +25,7 @@ test-short:
 BENCH_PKGS := ./ledger/embedded/ $(if $(FABRIC_BIN),./ledger/fabric/)
 bench:
 	@$(if $(FABRIC_BIN),,echo "note: FABRIC_BIN is not set; the Fabric benchmarks are skipped";)
-	@$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS) 2>&1 | tee /tmp/greenmint-bench.out | \
+	@$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS) 2>&1 | tee /tmp/greenmint-bench.out | \
 		awk '{ for (i = 1; i <= NF; i++) if ($$i ~ /^BENCH:/) { split($$i, p, ":"); print "BENCH", p[2], $$(i-1), p[3] } }'
 	@! grep -E '^(FAIL|panic)' /tmp/greenmint-bench.out
 

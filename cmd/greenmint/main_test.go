@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/greenmint/greenmint/ledger/embedded"
-	bolt "go.etcd.io/bbolt"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -43,17 +43,20 @@ func TestDemoThenVerify(t *testing.T) {
 	}
 
 	// Damage block 9 behind the ledger's back: verify must name it.
-	db, err := bolt.Open(filepath.Join(dir, "ledger", embedded.FileName), 0o600, nil)
+	db, err := pebble.Open(filepath.Join(dir, "ledger", embedded.StoreDir), &pebble.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		var k [8]byte
-		binary.BigEndian.PutUint64(k[:], 9)
-		b := tx.Bucket([]byte("blocks"))
-		raw := bytes.Replace(b.Get(k[:]), []byte(`"VALID"`), []byte(`"MVCC_READ_CONFLICT"`), 1)
-		return b.Put(k[:], raw)
-	})
+	key := make([]byte, 9)
+	key[0] = 'b' // blocks live under 'b' ‖ number
+	binary.BigEndian.PutUint64(key[1:], 9)
+	raw, closer, err := db.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(raw, []byte(`"VALID"`), []byte(`"MVCC_READ_CONFLICT"`), 1)
+	closer.Close()
+	err = db.Set(key, edited, pebble.Sync)
 	db.Close()
 	if err != nil {
 		t.Fatal(err)

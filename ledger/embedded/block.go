@@ -3,6 +3,7 @@ package embedded
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/greenmint/greenmint"
@@ -62,15 +63,18 @@ type Response struct {
 // proposal (so anyone can check the caller's signature again), the
 // read-write set, the event, the response and the validation code.
 type Transaction struct {
-	TxID       string      `json:"tx_id"`
-	Proposal   []byte      `json:"proposal"`  // canonical Proposal bytes
-	Signature  []byte      `json:"signature"` // the creator's ECDSA signature over SHA-256(Proposal)
-	Reads      []Read      `json:"reads"`
-	Ranges     []RangeRead `json:"ranges"`
-	Writes     []Write     `json:"writes"`
-	Event      *Event      `json:"event"`
-	Response   Response    `json:"response"`
-	Validation string      `json:"validation"`
+	TxID       string          `json:"tx_id"`
+	Proposal   json.RawMessage `json:"proposal"`  // the canonical Proposal, as signed
+	Signature  []byte          `json:"signature"` // the creator's ECDSA signature over SHA-256(Proposal)
+	Reads      []Read          `json:"reads"`
+	Ranges     []RangeRead     `json:"ranges"`
+	Writes     []Write         `json:"writes"`
+	Event      *Event          `json:"event"`
+	Response   Response        `json:"response"`
+	Validation string          `json:"validation"`
+
+	seconds int64 // the proposal's timestamp, kept from endorsement for the history index
+	nanos   int32
 }
 
 // OrgConfig is one organisation of the channel: its MSP ID and root CA.

@@ -1,30 +1,25 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/greenmint/greenmint"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 )
-
-// FileName is the ledger's file inside its directory.
-const FileName = "ledger.db"
 
 // Options tune an embedded ledger.
 type Options struct {
@@ -42,7 +37,7 @@ type Options struct {
 // durable (fsync) before a transaction is acknowledged, key history and
 // events readable from any block.
 type Ledger struct {
-	db     *bolt.DB
+	db     *pebble.DB
 	cc     shim.Chaincode
 	config ChannelConfig
 	msp    *mspVerifier
@@ -69,42 +64,9 @@ type pending struct {
 	done chan commitResult
 }
 
-// txTime reads the timestamp of a transaction's proposal.
-func txTime(tx *Transaction) (int64, int32, error) {
-	var p struct {
-		Seconds int64 `json:"seconds"`
-		Nanos   int32 `json:"nanos"`
-	}
-	if err := json.Unmarshal(tx.Proposal, &p); err != nil {
-		return 0, 0, err
-	}
-	return p.Seconds, p.Nanos, nil
-}
-
 type commitResult struct {
 	res *greenmint.TxResult
 	err error
-}
-
-func openDB(dir string) (*bolt.DB, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot create ledger directory %s: %v", dir, err)
-	}
-	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{
-		Timeout:        2 * time.Second,
-		NoFreelistSync: true,
-		FreelistType:   bolt.FreelistMapType,
-		// Reserve address space up front: a remap waits for every reader
-		// (simulation) to finish, which stalls endorsement as the file grows.
-		InitialMmapSize: 1 << 30,
-	})
-	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "ledger %s is in use by another process", dir)
-		}
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open ledger %s: %v", dir, err)
-	}
-	return db, nil
 }
 
 // Create makes a new ledger in dir whose genesis block holds cfg. It fails
@@ -116,39 +78,38 @@ func Create(dir string, cfg ChannelConfig) error {
 	if _, err := newMSPVerifier(cfg.Orgs); err != nil {
 		return greenmint.Errorf(greenmint.EINVALID, "%v", err)
 	}
-	db, err := openDB(dir)
+	db, err := openStore(dir, true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	return db.Update(func(btx *bolt.Tx) error {
-		if b := btx.Bucket(bucketMeta); b != nil && b.Get(metaHeight) != nil {
-			return greenmint.Errorf(greenmint.ECONFLICT, "a ledger already exists in %s", dir)
-		}
-		for _, name := range [][]byte{bucketState, bucketHistory, bucketBlocks, bucketTxIDs, bucketMeta} {
-			if _, err := btx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		c := cfg
-		genesis := &Block{Header: BlockHeader{Number: 0}, Data: BlockData{Config: &c, Transactions: []Transaction{}}}
-		return putBlock(btx, genesis)
-	})
+	if h, err := (view{db}).raw(metaHeight); err != nil {
+		return err
+	} else if h != nil {
+		return greenmint.Errorf(greenmint.ECONFLICT, "a ledger already exists in %s", dir)
+	}
+	c := cfg
+	genesis := &Block{Header: BlockHeader{Number: 0}, Data: BlockData{Config: &c, Transactions: []Transaction{}}}
+	batch := db.NewBatch()
+	if _, err := putBlock(batch, genesis); err != nil {
+		return err
+	}
+	return batch.Commit(pebble.Sync)
 }
 
 // putBlock seals a block (data hash), stores it and advances the height.
 // The data is encoded once: the stored bytes are the canonical encoding of
 // the block, {"header":…,"data":…}, assembled from the encoded parts
 // (Verify re-encodes every block and compares).
-func putBlock(btx *bolt.Tx, b *Block) error {
+func putBlock(batch *pebble.Batch, b *Block) (string, error) {
 	data, err := greenmint.Canonical(b.Data)
 	if err != nil {
-		return err
+		return "", err
 	}
 	b.Header.DataHash = greenmint.SHA256Hex(data)
 	header, err := greenmint.Canonical(b.Header)
 	if err != nil {
-		return err
+		return "", err
 	}
 	raw := make([]byte, 0, len(header)+len(data)+22)
 	raw = append(raw, `{"header":`...)
@@ -157,21 +118,17 @@ func putBlock(btx *bolt.Tx, b *Block) error {
 	raw = append(raw, data...)
 	raw = append(raw, '}')
 	hash := greenmint.SHA256Hex(header)
-	blocks := btx.Bucket(bucketBlocks)
-	blocks.FillPercent = 1.0
-	if err := blocks.Put(u64(b.Header.Number), raw); err != nil {
-		return err
+	for _, kv := range [][2][]byte{{blockKey(b.Header.Number), raw}, {metaHeight, u64(b.Header.Number + 1)}, {metaLastHash, []byte(hash)}} {
+		if err := batch.Set(kv[0], kv[1], nil); err != nil {
+			return "", err
+		}
 	}
-	meta := btx.Bucket(bucketMeta)
-	if err := meta.Put(metaHeight, u64(b.Header.Number+1)); err != nil {
-		return err
-	}
-	return meta.Put(metaLastHash, []byte(hash))
+	return hash, nil
 }
 
 // Open opens the ledger in dir and runs cc as its chaincode.
 func Open(dir string, cc shim.Chaincode, opts Options) (*Ledger, error) {
-	db, err := openDB(dir)
+	db, err := openStore(dir, false)
 	if err != nil {
 		return nil, err
 	}
@@ -182,14 +139,21 @@ func Open(dir string, cc shim.Chaincode, opts Options) (*Ledger, error) {
 	if l.maxTxs <= 0 {
 		l.maxTxs = 2000
 	}
-	err = db.View(func(btx *bolt.Tx) error {
-		meta := btx.Bucket(bucketMeta)
-		if meta == nil || meta.Get(metaHeight) == nil {
+	err = func() error {
+		v := view{db}
+		h, err := v.raw(metaHeight)
+		if err != nil {
+			return err
+		}
+		if h == nil {
 			return greenmint.Errorf(greenmint.ENOTFOUND, "no ledger in %s (create one first)", dir)
 		}
-		l.height = beUint64(meta.Get(metaHeight))
-		l.lastHash = string(meta.Get(metaLastHash))
-		g, err := readBlock(btx, 0)
+		last, err := v.raw(metaLastHash)
+		if err != nil {
+			return err
+		}
+		l.height, l.lastHash = beUint64(h), string(last)
+		g, err := readBlock(v, 0)
 		if err != nil {
 			return err
 		}
@@ -198,7 +162,7 @@ func Open(dir string, cc shim.Chaincode, opts Options) (*Ledger, error) {
 		}
 		l.config = *g.Data.Config
 		return nil
-	})
+	}()
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -240,16 +204,11 @@ func (l *Ledger) Height() uint64 {
 	return l.height
 }
 
-func beUint64(b []byte) uint64 {
-	var n uint64
-	for _, c := range b {
-		n = n<<8 | uint64(c)
+func readBlock(v view, n uint64) (*Block, error) {
+	raw, err := v.raw(blockKey(n))
+	if err != nil {
+		return nil, err
 	}
-	return n
-}
-
-func readBlock(btx *bolt.Tx, n uint64) (*Block, error) {
-	raw := btx.Bucket(bucketBlocks).Get(u64(n))
 	if raw == nil {
 		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "block %d does not exist", n)
 	}
@@ -261,15 +220,7 @@ func readBlock(btx *bolt.Tx, n uint64) (*Block, error) {
 }
 
 // Block returns block n.
-func (l *Ledger) Block(n uint64) (*Block, error) {
-	var b *Block
-	err := l.db.View(func(btx *bolt.Tx) error {
-		var err error
-		b, err = readBlock(btx, n)
-		return err
-	})
-	return b, err
-}
+func (l *Ledger) Block(n uint64) (*Block, error) { return readBlock(view{l.db}, n) }
 
 // NewSignedProposal builds and signs, as id, a proposal to call function
 // with args at time at. It is the client half of a transaction.
@@ -323,6 +274,9 @@ func (l *Ledger) simulate(ctx context.Context, sp *SignedProposal, readOnly bool
 	if err := greenmint.DecodeStrict(sp.Proposal, &p); err != nil {
 		return nil, nil, unauthenticated("proposal does not decode: %v", greenmint.ErrorMessage(err))
 	}
+	if canon, err := greenmint.Canonical(p); err != nil || !bytes.Equal(canon, sp.Proposal) {
+		return nil, nil, unauthenticated("proposal is not in canonical form")
+	}
 	if p.ChannelID != l.config.ChannelID || p.Chaincode != l.config.Chaincode {
 		return nil, nil, greenmint.Errorf(greenmint.ENOTFOUND, "no chaincode %q on channel %q", p.Chaincode, p.ChannelID)
 	}
@@ -338,11 +292,16 @@ func (l *Ledger) simulate(ctx context.Context, sp *SignedProposal, readOnly bool
 		defer l.endorsing.Add(-1)
 	}
 	var tx *Transaction
-	err := l.db.View(func(btx *bolt.Tx) error {
-		if !readOnly && btx.Bucket(bucketTxIDs).Get([]byte(p.TxID)) != nil {
-			return greenmint.Errorf(greenmint.ECONFLICT, "transaction %s was already submitted", p.TxID)
+	err := func() error {
+		v := view{l.db}
+		if !readOnly {
+			if seen, err := v.raw(txKey(p.TxID)); err != nil {
+				return err
+			} else if seen != nil {
+				return greenmint.Errorf(greenmint.ECONFLICT, "transaction %s was already submitted", p.TxID)
+			}
 		}
-		st := newStub(&p, sp, stateView{btx}, readOnly)
+		st := newStub(&p, sp, v, readOnly)
 		resp := l.invoke(st)
 		if resp.Status != shim.OK {
 			return greenmint.ParseError(resp.Message)
@@ -359,9 +318,10 @@ func (l *Ledger) simulate(ctx context.Context, sp *SignedProposal, readOnly bool
 			TxID: p.TxID, Proposal: sp.Proposal, Signature: sp.Signature,
 			Reads: reads, Ranges: ranges, Writes: writes, Event: st.event,
 			Response: Response{Status: resp.Status, Message: resp.Message, Payload: resp.Payload},
+			seconds:  p.Seconds, nanos: p.Nanos,
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -487,56 +447,51 @@ func (l *Ledger) commitBatch(batch []*pending) {
 	l.mu.Unlock()
 	block := &Block{Header: BlockHeader{Number: num, PreviousHash: prev}, Data: BlockData{Transactions: make([]Transaction, len(batch))}}
 	var hash string
-	err := l.db.Update(func(btx *bolt.Tx) error {
-		view := stateView{btx}
-		state, history, txids := btx.Bucket(bucketState), btx.Bucket(bucketHistory), btx.Bucket(bucketTxIDs)
+	err := func() error {
+		// An indexed batch: validation reads see the writes of the block's
+		// earlier transactions; the whole block commits as one fsynced write.
+		wb := l.db.NewIndexedBatch()
+		defer wb.Close()
+		v := view{wb}
 		inBlock := make(map[string]bool, len(batch))
 		for i, p := range batch {
 			tx := *p.tx
-			code, err := validate(view, txids, inBlock, &tx)
+			code, err := validate(v, inBlock, &tx)
 			if err != nil {
 				return err
 			}
 			tx.Validation = code
 			if code != TxDuplicateTxID {
 				inBlock[tx.TxID] = true
-				if err := txids.Put([]byte(tx.TxID), append(u64(num), u64(uint64(i))...)); err != nil {
+				if err := wb.Set(txKey(tx.TxID), append(u64(num), u64(uint64(i))...), nil); err != nil {
 					return err
 				}
 			}
 			if code == TxValid {
-				secs, nanos, err := txTime(&tx)
-				if err != nil {
-					return err
-				}
 				ver := Version{Block: num, Tx: uint64(i)}
 				for _, w := range tx.Writes {
 					if w.Delete {
-						err = state.Delete([]byte(w.Key))
+						err = wb.Delete(stateKey(w.Key), nil)
 					} else {
-						err = state.Put([]byte(w.Key), encodeState(ver, w.Value))
+						err = wb.Set(stateKey(w.Key), encodeState(ver, w.Value), nil)
 					}
 					if err != nil {
 						return err
 					}
-					he, err := json.Marshal(historyEntry{TxID: tx.TxID, Seconds: secs, Nanos: nanos, Value: w.Value, Delete: w.Delete})
-					if err != nil {
-						return err
-					}
-					if err := history.Put(historyKey(w.Key, ver), he); err != nil {
+					he := historyEntry{TxID: tx.TxID, Seconds: tx.seconds, Nanos: tx.nanos, Value: w.Value, Delete: w.Delete}.encode()
+					if err := wb.Set(historyKey(w.Key, ver), he, nil); err != nil {
 						return err
 					}
 				}
 			}
 			block.Data.Transactions[i] = tx
 		}
-		if err := putBlock(btx, block); err != nil {
+		var err error
+		if hash, err = putBlock(wb, block); err != nil {
 			return err
 		}
-		var err error
-		hash, err = block.Hash()
-		return err
-	})
+		return wb.Commit(pebble.Sync)
+	}()
 	if err != nil {
 		for _, p := range batch {
 			p.done <- commitResult{err: greenmint.Errorf(greenmint.EUNAVAILABLE, "block %d could not be written: %v", num, err)}
@@ -561,8 +516,13 @@ func (l *Ledger) commitBatch(batch []*pending) {
 // validate checks a transaction against the state as earlier transactions
 // of the block left it: a fresh transaction ID, unchanged read versions (MVCC)
 // and unchanged range results (phantoms).
-func validate(view stateView, txids *bolt.Bucket, inBlock map[string]bool, tx *Transaction) (string, error) {
-	if inBlock[tx.TxID] || txids.Get([]byte(tx.TxID)) != nil {
+func validate(view view, inBlock map[string]bool, tx *Transaction) (string, error) {
+	if inBlock[tx.TxID] {
+		return TxDuplicateTxID, nil
+	}
+	if seen, err := view.raw(txKey(tx.TxID)); err != nil {
+		return "", err
+	} else if seen != nil {
 		return TxDuplicateTxID, nil
 	}
 	for _, r := range tx.Reads {
@@ -648,13 +608,17 @@ func (l *Ledger) Events(ctx context.Context, fromBlock uint64) (<-chan greenmint
 func (l *Ledger) Transaction(txID string) (*Transaction, uint64, error) {
 	var tx *Transaction
 	var num uint64
-	err := l.db.View(func(btx *bolt.Tx) error {
-		loc := btx.Bucket(bucketTxIDs).Get([]byte(txID))
+	err := func() error {
+		v := view{l.db}
+		loc, err := v.raw(txKey(txID))
+		if err != nil {
+			return err
+		}
 		if len(loc) != 16 {
 			return greenmint.Errorf(greenmint.ENOTFOUND, "transaction %s is not on the ledger", txID)
 		}
 		num = beUint64(loc[:8])
-		b, err := readBlock(btx, num)
+		b, err := readBlock(v, num)
 		if err != nil {
 			return err
 		}
@@ -664,6 +628,6 @@ func (l *Ledger) Transaction(txID string) (*Transaction, uint64, error) {
 		}
 		tx = &b.Data.Transactions[i]
 		return nil
-	})
+	}()
 	return tx, num, err
 }

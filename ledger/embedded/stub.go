@@ -27,7 +27,7 @@ const (
 type stub struct {
 	prop      *Proposal
 	signed    *SignedProposal
-	view      stateView
+	view      view
 	readOnly  bool // an evaluation: paginated queries are allowed
 	reads     map[string]*Version
 	readOrder []string
@@ -39,7 +39,7 @@ type stub struct {
 
 var _ shim.ChaincodeStubInterface = (*stub)(nil)
 
-func newStub(p *Proposal, sp *SignedProposal, view stateView, readOnly bool) *stub {
+func newStub(p *Proposal, sp *SignedProposal, view view, readOnly bool) *stub {
 	return &stub{prop: p, signed: sp, view: view, readOnly: readOnly, reads: map[string]*Version{}, writes: map[string]Write{}}
 }
 

@@ -7,12 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/greenmint/greenmint"
-	bolt "go.etcd.io/bbolt"
 )
 
 // VerifyReport is what a chain verification found.
@@ -39,10 +37,7 @@ func (e *BadBlockError) Error() string { return fmt.Sprintf("block %d: %s", e.Nu
 // exactly. The first fault is returned as a *BadBlockError wrapped in an
 // EINTERNAL greenmint.Error.
 func Verify(ctx context.Context, dir string) (*VerifyReport, error) {
-	if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
-		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no ledger in %s", dir)
-	}
-	db, err := openDB(dir)
+	db, err := openStore(dir, false)
 	if err != nil {
 		return nil, err
 	}
@@ -57,20 +52,31 @@ func bad(n uint64, format string, args ...any) error {
 	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "ledger verify", Err: &BadBlockError{Number: n, Reason: fmt.Sprintf(format, args...)}}
 }
 
-func verifyDB(ctx context.Context, db *bolt.DB) (*VerifyReport, error) {
+func verifyDB(ctx context.Context, db *pebble.DB) (*VerifyReport, error) {
 	rep := &VerifyReport{}
-	err := db.View(func(btx *bolt.Tx) error {
-		meta := btx.Bucket(bucketMeta)
-		if meta == nil || meta.Get(metaHeight) == nil {
+	snap := db.NewSnapshot() // one consistent view, even while the ledger commits
+	defer snap.Close()
+	v := view{snap}
+	err := func() error {
+		h, err := v.raw(metaHeight)
+		if err != nil {
+			return err
+		}
+		if h == nil {
 			return greenmint.Errorf(greenmint.ENOTFOUND, "no ledger here")
 		}
-		height := beUint64(meta.Get(metaHeight))
+		height := beUint64(h)
 		var verifier *mspVerifier
 		state := map[string][]byte{}
 		prevHash := ""
-		c := btx.Bucket(bucketBlocks).Cursor()
+		it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixBlock}, UpperBound: []byte{prefixBlock + 1}})
+		if err != nil {
+			return err
+		}
+		defer it.Close()
 		n := uint64(0)
-		for k, raw := c.First(); k != nil; k, raw = c.Next() {
+		for ok := it.First(); ok; ok = it.Next() {
+			k, raw := it.Key()[1:], it.Value()
 			if err := ctx.Err(); err != nil {
 				return greenmint.Errorf(greenmint.EUNAVAILABLE, "verification stopped: %v", err)
 			}
@@ -132,23 +138,32 @@ func verifyDB(ctx context.Context, db *bolt.DB) (*VerifyReport, error) {
 		if n != height {
 			return bad(n, "the ledger records a height of %d but holds %d blocks", height, n)
 		}
-		if last := string(meta.Get(metaLastHash)); last != prevHash {
+		lastRaw, err := v.raw(metaLastHash)
+		if err != nil {
+			return err
+		}
+		if last := string(lastRaw); last != prevHash {
 			return bad(n-1, "the recorded last hash %.16s… is not the hash of the last block", last)
 		}
-		sc := btx.Bucket(bucketState).Cursor()
-		for k, v := sc.First(); k != nil; k, v = sc.Next() {
-			want, ok := state[string(k)]
-			if !ok || !bytes.Equal(want, v) {
+		sit, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixState}, UpperBound: []byte{prefixState + 1}})
+		if err != nil {
+			return err
+		}
+		defer sit.Close()
+		for ok := sit.First(); ok; ok = sit.Next() {
+			k := string(sit.Key()[1:])
+			want, ok := state[k]
+			if !ok || !bytes.Equal(want, sit.Value()) {
 				return bad(n-1, "world state key %q does not match the chain's writes", k)
 			}
-			delete(state, string(k))
+			delete(state, k)
 			rep.StateKeys++
 		}
 		for k := range state {
 			return bad(n-1, "world state lacks key %q written by the chain", k)
 		}
 		return nil
-	})
+	}()
 	if err != nil {
 		return nil, err
 	}
