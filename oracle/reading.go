@@ -1,0 +1,248 @@
+package oracle
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/greenmint/greenmint"
+)
+
+// Reasons a reading is rejected. Each result carries one, with a message.
+const (
+	ReasonMalformed        = "malformed"
+	ReasonUnknownMeter     = "unknown_meter"
+	ReasonMeterNotApproved = "meter_not_approved"
+	ReasonBadSignature     = "bad_signature"
+	ReasonSequence         = "sequence_not_higher"
+	ReasonMisaligned       = "misaligned_interval"
+	ReasonOverlap          = "overlapping_interval"
+	ReasonRegister         = "register_not_continuous"
+	ReasonEnergyBounds     = "energy_out_of_bounds"
+	ReasonFuture           = "interval_in_future"
+)
+
+// Outcomes of one reading.
+const (
+	Accepted  = "accepted"
+	Duplicate = "duplicate" // the identical reading again: acknowledged, stored once
+	Rejected  = "rejected"
+)
+
+// CSVHeader is the header of the CSV wire form.
+const CSVHeader = "meter_id,seq,start,end,energy_wh,register_wh,signature"
+
+// Parsed is one reading from the wire, or why it could not be read.
+type Parsed struct {
+	Line    int // 1-based line of a CSV row, or index+1 in a JSON batch
+	Reading greenmint.Reading
+	Err     error // a malformed row: EINVALID with the reason
+}
+
+// ParseJSON reads one reading ({…}), a batch ({"readings":[…]}) or an
+// array ([…]). A batch with one malformed element keeps the others: each
+// element is decoded on its own.
+func ParseJSON(data []byte) ([]Parsed, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "empty body")
+	}
+	var elems []json.RawMessage
+	switch trimmed[0] {
+	case '[':
+		if err := json.Unmarshal(trimmed, &elems); err != nil {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "malformed JSON array: %v", err)
+		}
+	case '{':
+		var batch struct {
+			Readings []json.RawMessage `json:"readings"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		if err := dec.Decode(&batch); err == nil && batch.Readings != nil {
+			elems = batch.Readings
+		} else {
+			elems = []json.RawMessage{trimmed}
+		}
+	default:
+		return nil, greenmint.Errorf(greenmint.EINVALID, "body is neither a JSON object nor an array")
+	}
+	out := make([]Parsed, len(elems))
+	for i, e := range elems {
+		out[i].Line = i + 1
+		if err := greenmint.DecodeStrict(e, &out[i].Reading); err != nil {
+			out[i].Err = err
+		}
+	}
+	return out, nil
+}
+
+// ParseCSV reads the CSV wire form: the header line, then one reading per
+// row with the signature in standard base64. A malformed row is reported
+// on its own; the other rows are kept.
+func ParseCSV(r io.Reader) ([]Parsed, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	head, err := cr.Read()
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "no CSV header: %v", err)
+	}
+	if strings.Join(head, ",") != CSVHeader {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "CSV header is %q, want %q", strings.Join(head, ","), CSVHeader)
+	}
+	var out []Parsed
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			// FieldPos must not be asked after a failed Read.
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return nil, greenmint.Errorf(greenmint.EINVALID, "CSV: %v", err)
+			}
+			out = append(out, Parsed{Line: pe.Line, Err: greenmint.Errorf(greenmint.EINVALID, "line %d: %v", pe.Line, pe.Err)})
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		p := Parsed{Line: line}
+		p.Reading, p.Err = readingFromCSV(rec)
+		out = append(out, p)
+	}
+}
+
+func readingFromCSV(rec []string) (greenmint.Reading, error) {
+	if len(rec) != 7 {
+		return greenmint.Reading{}, greenmint.Errorf(greenmint.EINVALID, "%d fields, want 7", len(rec))
+	}
+	var r greenmint.Reading
+	var err error
+	r.MeterID, r.Start, r.End = rec[0], rec[2], rec[3]
+	ints := []struct {
+		name string
+		dst  *int64
+		s    string
+	}{{"seq", &r.Seq, rec[1]}, {"energy_wh", &r.EnergyWh, rec[4]}, {"register_wh", &r.RegisterWh, rec[5]}}
+	for _, f := range ints {
+		if *f.dst, err = strconv.ParseInt(f.s, 10, 64); err != nil {
+			return greenmint.Reading{}, greenmint.Errorf(greenmint.EINVALID, "%s %q is not a 64-bit integer", f.name, f.s)
+		}
+	}
+	if r.Signature, err = base64.StdEncoding.DecodeString(rec[6]); err != nil {
+		return greenmint.Reading{}, greenmint.Errorf(greenmint.EINVALID, "signature is not base64")
+	}
+	return r, nil
+}
+
+// FormatCSVRow renders a reading as a CSV row (without newline).
+func FormatCSVRow(r greenmint.Reading) string {
+	return fmt.Sprintf("%s,%d,%s,%s,%d,%d,%s", r.MeterID, r.Seq, r.Start, r.End, r.EnergyWh, r.RegisterWh, base64.StdEncoding.EncodeToString(r.Signature))
+}
+
+// Head is what the oracle remembers of a meter's last accepted reading.
+type Head struct {
+	Seq        int64
+	End        time.Time
+	RegisterWh int64
+	Known      bool // a reading was accepted before
+}
+
+// Verdict is the outcome of checking one reading.
+type Verdict struct {
+	Outcome string
+	Reason  string
+	Message string
+}
+
+func reject(reason, format string, args ...any) Verdict {
+	return Verdict{Outcome: Rejected, Reason: reason, Message: fmt.Sprintf(format, args...)}
+}
+
+// Digest returns the SHA-256 of a reading's canonical encoding, signature
+// included: what makes two readings "identical".
+func Digest(r greenmint.Reading) ([32]byte, error) {
+	b, err := greenmint.Canonical(r)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// Check applies R6 to one reading of a meter whose last accepted reading is
+// head: signature by the meter's registered key, approved meter, sequence
+// above the last, an interval of the meter's resolution aligned to it and
+// after the last, not in the future, a register continuous with the last,
+// and energy within capacity × duration × (1 + tolerance). It is pure: the
+// caller looks up duplicates (a sequence at or below the head whose stored
+// digest equals this reading's) before calling it.
+func Check(r greenmint.Reading, m *greenmint.Meter, head Head, toleranceBP int64, now time.Time) Verdict {
+	if m == nil {
+		return reject(ReasonUnknownMeter, "meter %q is not registered", r.MeterID)
+	}
+	if m.Status != greenmint.StatusApproved {
+		return reject(ReasonMeterNotApproved, "meter %s is %s", m.ID, m.Status)
+	}
+	if len(r.Signature) != ed25519.SignatureSize {
+		return reject(ReasonBadSignature, "signature has %d bytes, want %d", len(r.Signature), ed25519.SignatureSize)
+	}
+	if err := greenmint.VerifyReadingSignature(r, m.PublicKey); err != nil {
+		return reject(ReasonBadSignature, "signature does not verify with meter %s's key", m.ID)
+	}
+	start, err1 := greenmint.ParseTime(r.Start)
+	end, err2 := greenmint.ParseTime(r.End)
+	if err1 != nil || err2 != nil {
+		return reject(ReasonMalformed, "start and end must be RFC 3339 UTC timestamps")
+	}
+	step := time.Duration(m.IntervalMinutes) * time.Minute
+	if end.Sub(start) != step || start.Truncate(step) != start {
+		return reject(ReasonMisaligned, "interval %s–%s is not one aligned %d-minute interval", r.Start, r.End, m.IntervalMinutes)
+	}
+	if end.After(now.Add(time.Minute)) {
+		return reject(ReasonFuture, "interval ends at %s, in the future", r.End)
+	}
+	if r.Seq <= 0 {
+		return reject(ReasonSequence, "sequence %d is not positive", r.Seq)
+	}
+	if head.Known && r.Seq <= head.Seq {
+		return reject(ReasonSequence, "sequence %d is not higher than the last accepted %d", r.Seq, head.Seq)
+	}
+	if head.Known && start.Before(head.End) {
+		return reject(ReasonOverlap, "interval starts at %s, before the last accepted reading ended (%s)", r.Start, greenmint.FormatTime(head.End))
+	}
+	if r.EnergyWh < 0 || r.RegisterWh < 0 || r.RegisterWh < r.EnergyWh {
+		return reject(ReasonEnergyBounds, "energy %d Wh and register %d Wh must be non-negative with register ≥ energy", r.EnergyWh, r.RegisterWh)
+	}
+	bound := new(big.Int).Mul(big.NewInt(m.CapacityW), big.NewInt(int64(step/time.Minute)))
+	bound.Mul(bound, big.NewInt(10_000+toleranceBP))
+	bound.Quo(bound, big.NewInt(60*10_000))
+	if big.NewInt(r.EnergyWh).Cmp(bound) > 0 {
+		return reject(ReasonEnergyBounds, "energy %d Wh exceeds capacity %d W × %d min (+%d bp) = %s Wh", r.EnergyWh, m.CapacityW, m.IntervalMinutes, toleranceBP, bound)
+	}
+	if head.Known {
+		before := r.RegisterWh - r.EnergyWh
+		if start.Equal(head.End) && before != head.RegisterWh {
+			return reject(ReasonRegister, "register %d − energy %d = %d Wh, but the last reading left the register at %d Wh", r.RegisterWh, r.EnergyWh, before, head.RegisterWh)
+		}
+		if before < head.RegisterWh {
+			return reject(ReasonRegister, "register went backwards: %d − %d < %d Wh", r.RegisterWh, r.EnergyWh, head.RegisterWh)
+		}
+	}
+	return Verdict{Outcome: Accepted}
+}
+
+// Advance returns the head after accepting r.
+func Advance(r greenmint.Reading) Head {
+	end, _ := greenmint.ParseTime(r.End)
+	return Head{Seq: r.Seq, End: end, RegisterWh: r.RegisterWh, Known: true}
+}
