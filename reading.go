@@ -3,6 +3,7 @@ package greenmint
 import (
 	"crypto/ed25519"
 	"fmt"
+	"time"
 )
 
 // ReadingSigningBytes returns what a meter signs for a reading: the
@@ -51,4 +52,19 @@ func ReadingLeaf(r Reading) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	return MerkleLeaf(b), nil
+}
+
+// MeterHead is what the oracle remembers of a meter's last accepted
+// reading: the sequence, the end of its interval and the register after it.
+type MeterHead struct {
+	Seq        int64
+	End        time.Time
+	RegisterWh int64
+	Known      bool // a reading was accepted before
+}
+
+// SeqKey names one reading of one meter.
+type SeqKey struct {
+	MeterID string
+	Seq     int64
 }

@@ -151,12 +151,7 @@ func FormatCSVRow(r greenmint.Reading) string {
 }
 
 // Head is what the oracle remembers of a meter's last accepted reading.
-type Head struct {
-	Seq        int64
-	End        time.Time
-	RegisterWh int64
-	Known      bool // a reading was accepted before
-}
+type Head = greenmint.MeterHead
 
 // Verdict is the outcome of checking one reading.
 type Verdict struct {
@@ -180,13 +175,21 @@ func Digest(r greenmint.Reading) ([32]byte, error) {
 }
 
 // Check applies R6 to one reading of a meter whose last accepted reading is
-// head: signature by the meter's registered key, approved meter, sequence
-// above the last, an interval of the meter's resolution aligned to it and
-// after the last, not in the future, a register continuous with the last,
-// and energy within capacity × duration × (1 + tolerance). It is pure: the
-// caller looks up duplicates (a sequence at or below the head whose stored
-// digest equals this reading's) before calling it.
+// head: CheckStatic, then CheckSequence. It is pure: the caller looks up
+// duplicates (a sequence at or below the head whose stored digest equals
+// this reading's) before calling it.
 func Check(r greenmint.Reading, m *greenmint.Meter, head Head, toleranceBP int64, now time.Time) Verdict {
+	if v := CheckStatic(r, m, toleranceBP, now); v.Outcome != Accepted {
+		return v
+	}
+	return CheckSequence(r, head)
+}
+
+// CheckStatic checks what needs no history: a registered, approved meter,
+// its signature over the canonical bytes, one interval of the meter's
+// resolution aligned to it, not in the future, and energy within capacity ×
+// duration × (1 + tolerance). Readings can be checked this way in parallel.
+func CheckStatic(r greenmint.Reading, m *greenmint.Meter, toleranceBP int64, now time.Time) Verdict {
 	if m == nil {
 		return reject(ReasonUnknownMeter, "meter %q is not registered", r.MeterID)
 	}
@@ -205,7 +208,7 @@ func Check(r greenmint.Reading, m *greenmint.Meter, head Head, toleranceBP int64
 		return reject(ReasonMalformed, "start and end must be RFC 3339 UTC timestamps")
 	}
 	step := time.Duration(m.IntervalMinutes) * time.Minute
-	if end.Sub(start) != step || start.Truncate(step) != start {
+	if step <= 0 || end.Sub(start) != step || start.Truncate(step) != start {
 		return reject(ReasonMisaligned, "interval %s–%s is not one aligned %d-minute interval", r.Start, r.End, m.IntervalMinutes)
 	}
 	if end.After(now.Add(time.Minute)) {
@@ -213,12 +216,6 @@ func Check(r greenmint.Reading, m *greenmint.Meter, head Head, toleranceBP int64
 	}
 	if r.Seq <= 0 {
 		return reject(ReasonSequence, "sequence %d is not positive", r.Seq)
-	}
-	if head.Known && r.Seq <= head.Seq {
-		return reject(ReasonSequence, "sequence %d is not higher than the last accepted %d", r.Seq, head.Seq)
-	}
-	if head.Known && start.Before(head.End) {
-		return reject(ReasonOverlap, "interval starts at %s, before the last accepted reading ended (%s)", r.Start, greenmint.FormatTime(head.End))
 	}
 	if r.EnergyWh < 0 || r.RegisterWh < 0 || r.RegisterWh < r.EnergyWh {
 		return reject(ReasonEnergyBounds, "energy %d Wh and register %d Wh must be non-negative with register ≥ energy", r.EnergyWh, r.RegisterWh)
@@ -229,14 +226,30 @@ func Check(r greenmint.Reading, m *greenmint.Meter, head Head, toleranceBP int64
 	if big.NewInt(r.EnergyWh).Cmp(bound) > 0 {
 		return reject(ReasonEnergyBounds, "energy %d Wh exceeds capacity %d W × %d min (+%d bp) = %s Wh", r.EnergyWh, m.CapacityW, m.IntervalMinutes, toleranceBP, bound)
 	}
-	if head.Known {
-		before := r.RegisterWh - r.EnergyWh
-		if start.Equal(head.End) && before != head.RegisterWh {
-			return reject(ReasonRegister, "register %d − energy %d = %d Wh, but the last reading left the register at %d Wh", r.RegisterWh, r.EnergyWh, before, head.RegisterWh)
-		}
-		if before < head.RegisterWh {
-			return reject(ReasonRegister, "register went backwards: %d − %d < %d Wh", r.RegisterWh, r.EnergyWh, head.RegisterWh)
-		}
+	return Verdict{Outcome: Accepted}
+}
+
+// CheckSequence checks a statically valid reading against its meter's last
+// accepted one: a higher sequence, an interval after it, and a register
+// continuous with it (exactly, when the interval follows directly; not
+// backwards, after a gap).
+func CheckSequence(r greenmint.Reading, head Head) Verdict {
+	if !head.Known {
+		return Verdict{Outcome: Accepted}
+	}
+	if r.Seq <= head.Seq {
+		return reject(ReasonSequence, "sequence %d is not higher than the last accepted %d", r.Seq, head.Seq)
+	}
+	start, _ := greenmint.ParseTime(r.Start)
+	if start.Before(head.End) {
+		return reject(ReasonOverlap, "interval starts at %s, before the last accepted reading ended (%s)", r.Start, greenmint.FormatTime(head.End))
+	}
+	before := r.RegisterWh - r.EnergyWh
+	if start.Equal(head.End) && before != head.RegisterWh {
+		return reject(ReasonRegister, "register %d − energy %d = %d Wh, but the last reading left the register at %d Wh", r.RegisterWh, r.EnergyWh, before, head.RegisterWh)
+	}
+	if before < head.RegisterWh {
+		return reject(ReasonRegister, "register went backwards: %d − %d < %d Wh", r.RegisterWh, r.EnergyWh, head.RegisterWh)
 	}
 	return Verdict{Outcome: Accepted}
 }

@@ -1,0 +1,69 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/internal/greenminttest"
+)
+
+func reading(meter string, seq int64, start time.Time) greenmint.Reading {
+	return greenmint.Reading{MeterID: meter, Seq: seq, Start: greenmint.FormatTime(start), End: greenmint.FormatTime(start.Add(15 * time.Minute)),
+		EnergyWh: 10 * seq, RegisterWh: 100 * seq, Signature: make([]byte, 64)}
+}
+
+func TestStore(t *testing.T) {
+	for name, db := range greenminttest.StoreDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			t0 := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
+			var rs []greenmint.Reading
+			var ds [][32]byte
+			for i := int64(1); i <= 1200; i++ { // more than one insert batch
+				rs = append(rs, reading("M1", i, t0.Add(time.Duration(i-1)*15*time.Minute)))
+				ds = append(ds, [32]byte{byte(i), byte(i >> 8)})
+			}
+			head := greenmint.MeterHead{Seq: 1200, End: t0.Add(1200 * 15 * time.Minute), RegisterWh: 120000, Known: true}
+			if err := db.SaveReadings(ctx, rs, ds, map[string]greenmint.MeterHead{"M1": head}, t0); err != nil {
+				t.Fatal(err)
+			}
+			heads, err := db.Heads(ctx, []string{"M1", "M2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := heads["M1"]; got != head {
+				t.Fatalf("head = %+v, want %+v", got, head)
+			}
+			if heads["M2"].Known {
+				t.Fatal("unknown meter has a head")
+			}
+			got, err := db.Digests(ctx, []greenmint.SeqKey{{MeterID: "M1", Seq: 7}, {MeterID: "M1", Seq: 9999}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[greenmint.SeqKey{MeterID: "M1", Seq: 7}] != ds[6] {
+				t.Fatalf("digests = %v", got)
+			}
+			window, err := db.Readings(ctx, []string{"M1"}, t0.Add(time.Hour), t0.Add(2*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(window) != 4 || window[0].Seq != 5 || window[0].Start != "2023-06-01T01:00:00Z" {
+				t.Fatalf("readings of 01:00–02:00 = %+v", window)
+			}
+			// Storing the same reading twice is a conflict and stores nothing of the batch.
+			err = db.SaveReadings(ctx, []greenmint.Reading{reading("M2", 1, t0), rs[0]}, [][32]byte{{1}, {2}}, nil, t0)
+			if greenmint.ErrorCode(err) != greenmint.ECONFLICT {
+				t.Fatalf("duplicate insert = %v, want conflict", err)
+			}
+			if n, _ := db.CountReadings(ctx); n != 1200 {
+				t.Fatalf("%d readings after a failed batch, want 1200", n)
+			}
+			if v, err := db.Migrate(ctx); err != nil || v != 1 {
+				t.Fatalf("migrating again = %d, %v", v, err)
+			}
+		})
+	}
+}

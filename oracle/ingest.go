@@ -1,0 +1,267 @@
+package oracle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/greenmint/greenmint"
+)
+
+// readingStore is where accepted readings go. *store.DB implements it.
+type readingStore interface {
+	Heads(ctx context.Context, meterIDs []string) (map[string]greenmint.MeterHead, error)
+	Digests(ctx context.Context, keys []greenmint.SeqKey) (map[greenmint.SeqKey][32]byte, error)
+	SaveReadings(ctx context.Context, readings []greenmint.Reading, digests [][32]byte, heads map[string]greenmint.MeterHead, received time.Time) error
+}
+
+// MeterSource gives the registry's view of meters and the tolerance on
+// physical bounds. LedgerMeters reads them from the ledger.
+type MeterSource interface {
+	// Meter returns a meter, or nil if it is not registered.
+	Meter(ctx context.Context, id string) (*greenmint.Meter, error)
+	// ToleranceBP returns the registry's tolerance in basis points.
+	ToleranceBP(ctx context.Context) (int64, error)
+}
+
+// Result is what became of one reading of a batch.
+type Result struct {
+	Index   int    `json:"index"` // 0-based position in the batch
+	Line    int    `json:"line,omitempty"`
+	MeterID string `json:"meter_id,omitempty"`
+	Seq     int64  `json:"seq,omitempty"`
+	Outcome string `json:"outcome"` // accepted, duplicate, rejected
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Summary is the outcome of a batch.
+type Summary struct {
+	Accepted  int      `json:"accepted"`
+	Duplicate int      `json:"duplicate"`
+	Rejected  int      `json:"rejected"`
+	Results   []Result `json:"results"`
+}
+
+// Ingester validates batches of readings (R6) and stores what is valid.
+// Checks that need no history (signatures above all) run in parallel on
+// every core; the sequence checks and the write run under one lock, so one
+// Ingester must own its database.
+type Ingester struct {
+	store  readingStore
+	meters MeterSource
+	now    func() time.Time
+	mu     sync.Mutex
+}
+
+// NewIngester returns an Ingester over a store and a meter source.
+func NewIngester(s readingStore, m MeterSource, now func() time.Time) *Ingester {
+	if now == nil {
+		now = time.Now
+	}
+	return &Ingester{store: s, meters: m, now: now}
+}
+
+// Ingest checks every reading of the batch and stores the accepted ones.
+// A rejected reading changes nothing and loses nothing valid beside it. An
+// error means nothing of the batch was stored (and it may be sent again).
+func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error) {
+	now := in.now()
+	tol, err := in.meters.ToleranceBP(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("oracle.Ingest: %w", err)
+	}
+	meters := map[string]*greenmint.Meter{}
+	for _, p := range batch {
+		if p.Err != nil {
+			continue
+		}
+		if _, ok := meters[p.Reading.MeterID]; !ok {
+			m, err := in.meters.Meter(ctx, p.Reading.MeterID)
+			if err != nil {
+				return nil, fmt.Errorf("oracle.Ingest: %w", err)
+			}
+			meters[p.Reading.MeterID] = m
+		}
+	}
+
+	// Phase 1, in parallel: everything that needs no history.
+	res := make([]Result, len(batch))
+	digests := make([][32]byte, len(batch))
+	var wg sync.WaitGroup
+	workers := runtime.GOMAXPROCS(0)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(batch); i += workers {
+				p := batch[i]
+				res[i] = Result{Index: i, Line: p.Line, MeterID: p.Reading.MeterID, Seq: p.Reading.Seq}
+				if p.Err != nil {
+					res[i].Outcome, res[i].Reason, res[i].Message = Rejected, ReasonMalformed, greenmint.ErrorMessage(p.Err)
+					continue
+				}
+				v := CheckStatic(p.Reading, meters[p.Reading.MeterID], tol, now)
+				res[i].Outcome, res[i].Reason, res[i].Message = v.Outcome, v.Reason, v.Message
+				if v.Outcome == Accepted {
+					d, err := Digest(p.Reading)
+					if err != nil {
+						res[i].Outcome, res[i].Reason, res[i].Message = Rejected, ReasonMalformed, err.Error()
+					}
+					digests[i] = d
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	// Phase 2, serially: sequence, overlap and register against the heads,
+	// duplicates, and the write.
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	var ids []string
+	for id := range meters {
+		ids = append(ids, id)
+	}
+	heads, err := in.store.Heads(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("oracle.Ingest: %w", err)
+	}
+	var keys []greenmint.SeqKey
+	for i, p := range batch {
+		if res[i].Outcome == Accepted {
+			if h := heads[p.Reading.MeterID]; h.Known && p.Reading.Seq <= h.Seq {
+				keys = append(keys, greenmint.SeqKey{MeterID: p.Reading.MeterID, Seq: p.Reading.Seq})
+			}
+		}
+	}
+	stored, err := in.store.Digests(ctx, keys)
+	if err != nil {
+		return nil, fmt.Errorf("oracle.Ingest: %w", err)
+	}
+	inBatch := map[greenmint.SeqKey][32]byte{}
+	changed := map[string]greenmint.MeterHead{}
+	var accepted []greenmint.Reading
+	var accDigests [][32]byte
+	for i, p := range batch {
+		if res[i].Outcome != Accepted {
+			continue
+		}
+		key := greenmint.SeqKey{MeterID: p.Reading.MeterID, Seq: p.Reading.Seq}
+		if d, ok := stored[key]; ok {
+			if d == digests[i] {
+				res[i].Outcome = Duplicate
+			} else {
+				res[i] = rejectResult(res[i], ReasonSequence, "a different reading with sequence %d of meter %s was already accepted", key.Seq, key.MeterID)
+			}
+			continue
+		}
+		if d, ok := inBatch[key]; ok {
+			if d == digests[i] {
+				res[i].Outcome = Duplicate
+			} else {
+				res[i] = rejectResult(res[i], ReasonSequence, "the batch holds two different readings with sequence %d of meter %s", key.Seq, key.MeterID)
+			}
+			continue
+		}
+		v := CheckSequence(p.Reading, heads[p.Reading.MeterID])
+		if v.Outcome != Accepted {
+			res[i].Outcome, res[i].Reason, res[i].Message = v.Outcome, v.Reason, v.Message
+			continue
+		}
+		h := Advance(p.Reading)
+		heads[p.Reading.MeterID], changed[p.Reading.MeterID] = h, h
+		inBatch[key] = digests[i]
+		accepted = append(accepted, p.Reading)
+		accDigests = append(accDigests, digests[i])
+	}
+	if err := in.store.SaveReadings(ctx, accepted, accDigests, changed, now); err != nil {
+		return nil, fmt.Errorf("oracle.Ingest: %w", err)
+	}
+	s := &Summary{Results: res}
+	for _, r := range res {
+		switch r.Outcome {
+		case Accepted:
+			s.Accepted++
+		case Duplicate:
+			s.Duplicate++
+		default:
+			s.Rejected++
+		}
+	}
+	return s, nil
+}
+
+func rejectResult(r Result, reason, format string, args ...any) Result {
+	r.Outcome, r.Reason, r.Message = Rejected, reason, fmt.Sprintf(format, args...)
+	return r
+}
+
+// LedgerMeters reads meters and the tolerance from the ledger as id, and
+// keeps them for ttl so that a batch does not query the ledger per meter;
+// a suspension takes effect within ttl.
+type LedgerMeters struct {
+	Ledger greenmint.Ledger
+	ID     *greenmint.Identity
+	TTL    time.Duration
+	mu     sync.Mutex
+	cache  map[string]cachedMeter
+	tol    int64
+	tolAt  time.Time
+}
+
+type cachedMeter struct {
+	m  *greenmint.Meter
+	at time.Time
+}
+
+// Meter implements MeterSource.
+func (lm *LedgerMeters) Meter(ctx context.Context, id string) (*greenmint.Meter, error) {
+	lm.mu.Lock()
+	if c, ok := lm.cache[id]; ok && time.Since(c.at) < lm.TTL {
+		lm.mu.Unlock()
+		return c.m, nil
+	}
+	lm.mu.Unlock()
+	var m greenmint.Meter
+	err := greenmint.EvaluateJSON(ctx, lm.Ledger, lm.ID, greenmint.QueryGetMeter, greenmint.IDQuery{ID: id}, &m)
+	var mp *greenmint.Meter
+	switch {
+	case err == nil:
+		mp = &m
+	case greenmint.ErrorCode(err) == greenmint.ENOTFOUND || greenmint.ErrorCode(err) == greenmint.EINVALID:
+	default:
+		return nil, err
+	}
+	lm.mu.Lock()
+	if lm.cache == nil {
+		lm.cache = map[string]cachedMeter{}
+	}
+	lm.cache[id] = cachedMeter{m: mp, at: time.Now()}
+	lm.mu.Unlock()
+	return mp, nil
+}
+
+// ToleranceBP implements MeterSource.
+func (lm *LedgerMeters) ToleranceBP(ctx context.Context) (int64, error) {
+	lm.mu.Lock()
+	if !lm.tolAt.IsZero() && time.Since(lm.tolAt) < lm.TTL {
+		defer lm.mu.Unlock()
+		return lm.tol, nil
+	}
+	lm.mu.Unlock()
+	var p greenmint.Policy
+	if err := greenmint.EvaluateJSON(ctx, lm.Ledger, lm.ID, greenmint.QueryGetPolicy, struct{}{}, &p); err != nil {
+		if greenmint.ErrorCode(err) == greenmint.ECONFLICT {
+			return 0, errors.New("the ledger is not bootstrapped")
+		}
+		return 0, err
+	}
+	lm.mu.Lock()
+	lm.tol, lm.tolAt = p.ToleranceBP, time.Now()
+	lm.mu.Unlock()
+	return p.ToleranceBP, nil
+}
