@@ -14,7 +14,7 @@ import (
 type fakeMeters map[string]*greenmint.Meter
 
 func (f fakeMeters) Meter(_ context.Context, id string) (*greenmint.Meter, error) { return f[id], nil }
-func (f fakeMeters) ToleranceBP(context.Context) (int64, error)                    { return 500, nil }
+func (f fakeMeters) ToleranceBP(context.Context) (int64, error)                   { return 500, nil }
 
 func parsed(rs ...greenmint.Reading) []oracle.Parsed {
 	out := make([]oracle.Parsed, len(rs))

@@ -50,8 +50,16 @@ func TestCheckEveryRule(t *testing.T) {
 		{"after a gap, register moved on", signed(t, 11, "2023-06-01T13:00:00Z", 100, 5_400), testMeter(), last, ""},
 		{"unknown meter", signed(t, 11, "2023-06-01T12:00:00Z", 100, 5_100), nil, last, oracle.ReasonUnknownMeter},
 		{"meter pending", signed(t, 11, "2023-06-01T12:00:00Z", 100, 5_100), approvedPending, last, oracle.ReasonMeterNotApproved},
-		{"tampered energy", func() greenmint.Reading { r := signed(t, 11, "2023-06-01T12:00:00Z", 100, 5_100); r.EnergyWh = 101; return r }(), testMeter(), last, oracle.ReasonBadSignature},
-		{"no signature", func() greenmint.Reading { r := signed(t, 11, "2023-06-01T12:00:00Z", 100, 5_100); r.Signature = nil; return r }(), testMeter(), last, oracle.ReasonBadSignature},
+		{"tampered energy", func() greenmint.Reading {
+			r := signed(t, 11, "2023-06-01T12:00:00Z", 100, 5_100)
+			r.EnergyWh = 101
+			return r
+		}(), testMeter(), last, oracle.ReasonBadSignature},
+		{"no signature", func() greenmint.Reading {
+			r := signed(t, 11, "2023-06-01T12:00:00Z", 100, 5_100)
+			r.Signature = nil
+			return r
+		}(), testMeter(), last, oracle.ReasonBadSignature},
 		{"replayed sequence", signed(t, 10, "2023-06-01T12:00:00Z", 100, 5_100), testMeter(), last, oracle.ReasonSequence},
 		{"zero sequence", signed(t, 0, "2023-06-01T12:00:00Z", 100, 100), testMeter(), oracle.Head{}, oracle.ReasonSequence},
 		{"misaligned start", signed(t, 11, "2023-06-01T12:05:00Z", 100, 5_100), testMeter(), last, oracle.ReasonMisaligned},
