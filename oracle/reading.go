@@ -57,6 +57,9 @@ func ParseJSON(data []byte) ([]Parsed, error) {
 	if len(trimmed) == 0 {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "empty body")
 	}
+	if !json.Valid(trimmed) {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "body is not valid JSON")
+	}
 	var elems []json.RawMessage
 	switch trimmed[0] {
 	case '[':
