@@ -67,6 +67,17 @@ func ParseJSON(data []byte) ([]Parsed, error) {
 			return nil, greenmint.Errorf(greenmint.EINVALID, "malformed JSON array: %v", err)
 		}
 	case '{':
+		// Fast path: a well-formed batch decodes in one pass.
+		var fast struct {
+			Readings []greenmint.Reading `json:"readings"`
+		}
+		if err := greenmint.DecodeStrict(trimmed, &fast); err == nil && fast.Readings != nil {
+			out := make([]Parsed, len(fast.Readings))
+			for i, r := range fast.Readings {
+				out[i] = Parsed{Line: i + 1, Reading: r}
+			}
+			return out, nil
+		}
 		var batch struct {
 			Readings []json.RawMessage `json:"readings"`
 		}
@@ -170,11 +181,7 @@ func reject(reason, format string, args ...any) Verdict {
 // Digest returns the SHA-256 of a reading's canonical encoding, signature
 // included: what makes two readings "identical".
 func Digest(r greenmint.Reading) ([32]byte, error) {
-	b, err := greenmint.Canonical(r)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	return sha256.Sum256(b), nil
+	return sha256.Sum256(greenmint.CanonicalReading(r)), nil
 }
 
 // Check applies R6 to one reading of a meter whose last accepted reading is

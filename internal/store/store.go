@@ -225,7 +225,7 @@ func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, di
 		hrows = append(hrows, headRow{MeterID: id, LastSeq: h.Seq, LastEnd: h.End.Unix(), LastRegister: h.RegisterWh})
 	}
 	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.CreateInBatches(rows, 500).Error; err != nil {
+		if err := insertReadings(tx, rows); err != nil {
 			return err
 		}
 		return tx.Clauses(clause.OnConflict{
@@ -234,6 +234,33 @@ func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, di
 		}).CreateInBatches(hrows, 500).Error
 	})
 	return translate("store.SaveReadings", err)
+}
+
+// insertRows is how many readings one INSERT statement carries: 9
+// parameters each, within SQLite's and PostgreSQL's parameter limits.
+const insertRows = 200
+
+// insertReadings writes rows with multi-row INSERT statements, built once
+// per size, instead of gorm's per-row reflection: ingestion's hot path.
+func insertReadings(tx *gorm.DB, rows []readingRow) error {
+	for len(rows) > 0 {
+		n := min(len(rows), insertRows)
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO readings (meter_id, seq, start_at, end_at, energy_wh, register_wh, signature, digest, received_at) VALUES ")
+		args := make([]any, 0, 9*n)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString("(?,?,?,?,?,?,?,?,?)")
+			args = append(args, r.MeterID, r.Seq, r.StartAt, r.EndAt, r.EnergyWh, r.RegisterWh, r.Signature, r.Digest, r.ReceivedAt)
+		}
+		if err := tx.Exec(sb.String(), args...).Error; err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
 }
 
 // Readings returns the readings of the given meters whose intervals start
