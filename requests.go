@@ -55,6 +55,8 @@ const (
 	QueryGetRetirement   = "GetRetirement"
 	QueryClaimsBySite    = "ClaimsBySite"
 	QueryListFlags       = "ListFlags"
+	QuerySiteMeters      = "SiteMeters"
+	QueryGenerationHours = "GenerationHours"
 )
 
 // Idempotent is embedded by every write request.
@@ -244,6 +246,22 @@ type ClaimsQuery struct {
 	SiteID string `json:"site_id"`
 	From   string `json:"from"`
 	To     string `json:"to"`
+}
+
+// GenerationQuery asks what attestations took from a generation meter's
+// hours in [From, To).
+type GenerationQuery struct {
+	MeterID string `json:"meter_id"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+}
+
+// GenerationHour is what attestations took from one hour of a generation
+// meter (R1, supply side).
+type GenerationHour struct {
+	Hour        string `json:"hour"`
+	GeneratedWh int64  `json:"generated_wh"`
+	AllocatedWh int64  `json:"allocated_wh"`
 }
 
 // HoldingsPage is a page of holdings.

@@ -257,3 +257,14 @@ func (c *Contract) ClaimsBySite(ctx Ctx, request string) (string, error) {
 func (c *Contract) ListFlags(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryListFlags, request, (*txn).listFlags)
 }
+
+// SiteMeters returns the meters registered with a site.
+func (c *Contract) SiteMeters(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QuerySiteMeters, request, (*txn).siteMeters)
+}
+
+// GenerationHours returns what attestations took from a generation meter's
+// hours in a period, so that an oracle offers only what is left (R1).
+func (c *Contract) GenerationHours(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QueryGenerationHours, request, (*txn).generationHours)
+}

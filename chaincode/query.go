@@ -241,3 +241,53 @@ func (t *txn) listFlags(_ archive, q *greenmint.IDQuery) (any, error) {
 	}
 	return out, nil
 }
+
+func (t *txn) siteMeters(_ archive, q *greenmint.IDQuery) (any, error) {
+	if err := t.mustGet(nil, "site", kindSite, q.ID); err != nil {
+		return nil, err
+	}
+	keys, _, err := t.scan(kindSiteMeter, q.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []greenmint.Meter{}
+	for _, k := range keys {
+		var m greenmint.Meter
+		if err := t.mustGet(&m, "meter", kindMeter, k[1]); err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (t *txn) generationHours(_ archive, q *greenmint.GenerationQuery) (any, error) {
+	from, err := greenmint.ParseHour(q.From)
+	if err != nil {
+		return nil, err
+	}
+	to, err := greenmint.ParseHour(q.To)
+	if err != nil {
+		return nil, err
+	}
+	if err := t.mustGet(nil, "meter", kindMeter, q.MeterID); err != nil {
+		return nil, err
+	}
+	keys, vals, err := t.scan(kindGenHour, q.MeterID)
+	if err != nil {
+		return nil, err
+	}
+	out := []greenmint.GenerationHour{}
+	for i, k := range keys {
+		h, err := greenmint.ParseHour(k[1])
+		if err != nil || h.Before(from) || !h.Before(to) {
+			continue
+		}
+		var g genHour
+		if err := json.Unmarshal(vals[i], &g); err != nil {
+			return nil, fmt.Errorf("chaincode: decode generation hour: %w", err)
+		}
+		out = append(out, greenmint.GenerationHour{Hour: k[1], GeneratedWh: g.GeneratedWh, AllocatedWh: g.AllocatedWh})
+	}
+	return out, nil
+}

@@ -234,6 +234,9 @@ func (t *txn) registerMeter(r *greenmint.RegisterMeterRequest) (any, error) {
 		IntervalMinutes: r.IntervalMinutes, PublicKey: r.PublicKey, Status: greenmint.StatusPending,
 		RegisteredAt: t.stamp(), UpdatedAt: t.stamp(),
 	}
+	if err := t.put("", kindSiteMeter, m.SiteID, m.ID); err != nil {
+		return nil, err
+	}
 	return m, t.put(m, kindMeter, m.ID)
 }
 

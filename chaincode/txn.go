@@ -46,6 +46,7 @@ const (
 	kindFlag         = "flag"
 	kindIdempotency  = "idem"
 	kindAccount      = "account"
+	kindSiteMeter    = "sitemeter"
 )
 
 // caller is the verified identity behind a transaction.

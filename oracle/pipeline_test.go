@@ -1,0 +1,162 @@
+package oracle_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/store"
+	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/oracle"
+	"github.com/greenmint/greenmint/refdata"
+)
+
+// TestReadingsToMint runs the oracle path end to end on real parts: signed
+// readings of the demo week ingested into SQLite, the attestation built from
+// them and the ledger, co-signed, minted; it must equal the reference
+// computation of package demo, and its readings commitment must prove.
+func TestReadingsToMint(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, err := demo.NewEnv(l, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := e.Attest(site, greenmint.CO2E, demo.DemoWeek, demo.OracleAID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "oracle.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The same signed readings the reference used, through ingestion.
+	readings := demoReadings(t, e, site)
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
+	var batch []oracle.Parsed
+	for i, r := range readings {
+		batch = append(batch, oracle.Parsed{Line: i + 1, Reading: r})
+	}
+	sum, err := in.Ingest(ctx, batch)
+	if err != nil || sum.Accepted != len(readings) {
+		t.Fatalf("ingest: %+v %v", sum, err)
+	}
+	att := &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA, Now: func() time.Time { return time.Date(2023, 6, 8, 1, 0, 0, 0, time.UTC) }}
+	req := oracle.AttestRequest{SiteID: site.ID, Instrument: greenmint.CO2E, From: demo.DemoWeek.Start, To: demo.DemoWeek.Start.Add(168 * time.Hour),
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion, SHA256: e.Dataset.SHA256}}
+	a, used, err := att.Build(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Totals != ref.Attestation.Totals || a.Quantity != ref.Attestation.Quantity || a.ReadingsRoot != ref.Attestation.ReadingsRoot {
+		t.Fatalf("oracle path: totals %+v quantity %d root %s; reference: %+v %d %s", a.Totals, a.Quantity, a.ReadingsRoot, ref.Attestation.Totals, ref.Attestation.Quantity, ref.Attestation.ReadingsRoot)
+	}
+	// A second oracle builds the same bytes from its own copy of the data.
+	b, _, err := att.Build(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := a.Canonical()
+	cb, _ := b.Canonical()
+	if !bytes.Equal(ca, cb) {
+		t.Fatal("two builds of the same period differ")
+	}
+	sa, err := e.Sign(a, demo.OracleAID, demo.OracleBID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Mint(ctx, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Quantity != ref.Attestation.Quantity {
+		t.Fatalf("minted %d, want %d", res.Quantity, ref.Attestation.Quantity)
+	}
+	// Inclusion proof of one reading; a tampered reading does not prove.
+	root, _ := hex.DecodeString(a.ReadingsRoot)
+	var r32 [32]byte
+	copy(r32[:], root)
+	leaf, proof, err := oracle.Proof(used, site.Generation, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !greenmint.VerifyMerkleProof(leaf, proof, r32) {
+		t.Fatal("inclusion proof does not verify")
+	}
+	tampered := used[0]
+	for _, r := range used {
+		if r.MeterID == site.Generation && r.Seq == 13 {
+			tampered = r
+		}
+	}
+	tampered.EnergyWh++
+	badLeaf, _ := greenmint.ReadingLeaf(tampered)
+	if greenmint.VerifyMerkleProof(badLeaf, proof, r32) {
+		t.Fatal("a tampered reading proves")
+	}
+	// After the mint, the ledger reports the PV hours as taken: the next
+	// attestation of the same hours offers only what is left.
+	again, _, err := att.Build(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Totals.SupplyWh != ref.Attestation.Totals.SupplyWh-ref.Attestation.Totals.MatchedWh {
+		t.Fatalf("supply after the mint = %d, want %d", again.Totals.SupplyWh, ref.Attestation.Totals.SupplyWh-ref.Attestation.Totals.MatchedWh)
+	}
+}
+
+// demoReadings re-creates the signed hourly readings the demo attests.
+func demoReadings(tb testing.TB, e *demo.Env, site *demo.Site) []greenmint.Reading {
+	tb.Helper()
+	pv, err := refdata.AlmeriaPV()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	byHour := map[time.Time]int64{}
+	for _, h := range pv {
+		byHour[h.Start] = h.PPM
+	}
+	var out []greenmint.Reading
+	var consReg, genReg int64
+	for h := 0; h < 168; h++ {
+		start := demo.DemoWeek.Start.Add(time.Duration(h) * time.Hour)
+		gen := site.PVCapacityW * byHour[start] / 1_000_000
+		load := site.Load(h)
+		consReg += load
+		genReg += gen
+		for _, x := range []struct {
+			meter string
+			key   []byte
+			wh    int64
+			reg   int64
+		}{{site.Consumption, site.ConsumptionKey, load, consReg}, {site.Generation, site.GenerationKey, gen, genReg}} {
+			r := greenmint.Reading{MeterID: x.meter, Seq: int64(h + 1), Start: greenmint.FormatTime(start), End: greenmint.FormatTime(start.Add(time.Hour)), EnergyWh: x.wh, RegisterWh: x.reg}
+			if err := greenmint.SignReading(&r, x.key); err != nil {
+				tb.Fatal(err)
+			}
+			out = append(out, r)
+		}
+	}
+	return out
+}
