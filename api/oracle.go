@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"mime"
@@ -27,8 +28,9 @@ type ingester interface {
 // OracleConfig configures the oracle's HTTP service.
 type OracleConfig struct {
 	Tokens   TokenConfig
-	MaxBody  int64 // bytes per request; default 32 MiB
-	MaxBatch int   // readings per request; default 100,000
+	Cosigner cosigner // when set, POST /v1/cosign serves peer oracles
+	MaxBody  int64    // bytes per request; default 32 MiB
+	MaxBatch int      // readings per request; default 100,000
 	Log      *slog.Logger
 }
 
@@ -36,6 +38,7 @@ type OracleConfig struct {
 //
 //	POST /v1/readings   a batch of signed readings (application/json or text/csv), bearer token required;
 //	                    200 with a result per reading and a summary
+//	POST /v1/cosign     a peer oracle's attestation to co-sign (when a Cosigner is configured)
 //	GET  /healthz       liveness
 //	GET  /metrics       Prometheus metrics
 func NewOracleHandler(cfg OracleConfig, in ingester) http.Handler {
@@ -55,6 +58,9 @@ func NewOracleHandler(cfg OracleConfig, in ingester) http.Handler {
 	r.Use(gin.Recovery(), requestID(), m.middleware(), problems(cfg.Log))
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	if cfg.Cosigner != nil {
+		cosignRoute(r, cfg.Tokens, cfg.Cosigner)
+	}
 	r.POST("/v1/readings", authenticate(cfg.Tokens), func(c *gin.Context) {
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, cfg.MaxBody))
 		if err != nil {
@@ -133,4 +139,96 @@ func (m *metrics) middleware() gin.HandlerFunc {
 		m.requests.WithLabelValues(route, strconv.Itoa(c.Writer.Status())).Inc()
 		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	}
+}
+
+// CosignRequest is what an oracle sends a peer to co-sign.
+type CosignRequest struct {
+	SiteID      string                `json:"site_id"`
+	Instrument  greenmint.Instrument  `json:"instrument"`
+	From        string                `json:"from"`
+	To          string                `json:"to"`
+	Dataset     greenmint.DatasetPin  `json:"dataset"`
+	Attestation greenmint.Attestation `json:"attestation"`
+}
+
+// cosigner is what the co-sign endpoint calls. *oracle.LocalCosigner implements it.
+type cosigner interface {
+	Cosign(ctx context.Context, req oracle.AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error)
+}
+
+// cosignRoute adds POST /v1/cosign: a peer oracle's attestation, rebuilt
+// from this oracle's readings and signed only if the bytes are the same
+// (409 with where they differ otherwise).
+func cosignRoute(r *gin.Engine, tokens TokenConfig, cs cosigner) {
+	r.POST("/v1/cosign", authenticate(tokens), func(c *gin.Context) {
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, 64<<20))
+		if err != nil {
+			fail(c, greenmint.Errorf(greenmint.EINVALID, "unreadable body: %v", err))
+			return
+		}
+		var req CosignRequest
+		if err := greenmint.DecodeStrict(body, &req); err != nil {
+			fail(c, err)
+			return
+		}
+		from, err1 := greenmint.ParseHour(req.From)
+		to, err2 := greenmint.ParseHour(req.To)
+		if err1 != nil || err2 != nil {
+			fail(c, greenmint.Errorf(greenmint.EINVALID, "from and to must be whole hours in RFC 3339 UTC"))
+			return
+		}
+		if err := greenmint.CheckAttestation(&req.Attestation); err != nil {
+			fail(c, err)
+			return
+		}
+		sig, err := cs.Cosign(c.Request.Context(), oracle.AttestRequest{SiteID: req.SiteID, Instrument: req.Instrument, From: from, To: to, Dataset: req.Dataset}, &req.Attestation)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, sig)
+	})
+}
+
+// HTTPCosigner asks a peer oracle's /v1/cosign endpoint to co-sign.
+type HTTPCosigner struct {
+	URL    string // the peer's base URL
+	Token  string // a bearer token the peer accepts
+	Client *http.Client
+}
+
+// Cosign implements oracle.Cosigner over HTTP.
+func (hc *HTTPCosigner) Cosign(ctx context.Context, req oracle.AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error) {
+	body, err := json.Marshal(CosignRequest{SiteID: req.SiteID, Instrument: req.Instrument, From: greenmint.FormatTime(req.From), To: greenmint.FormatTime(req.To), Dataset: req.Dataset, Attestation: *a})
+	if err != nil {
+		return greenmint.OracleSignature{}, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, hc.URL+"/v1/cosign", bytes.NewReader(body))
+	if err != nil {
+		return greenmint.OracleSignature{}, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer "+hc.Token)
+	client := hc.Client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(hr)
+	if err != nil {
+		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.EUNAVAILABLE, "peer oracle %s: %v", hc.URL, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		var p Problem
+		if json.Unmarshal(out, &p) == nil && p.Code != "" {
+			return greenmint.OracleSignature{}, &greenmint.Error{Code: p.Code, Message: "peer oracle: " + p.Detail}
+		}
+		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.EUNAVAILABLE, "peer oracle %s answered %d", hc.URL, resp.StatusCode)
+	}
+	var sig greenmint.OracleSignature
+	if err := json.Unmarshal(out, &sig); err != nil {
+		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.EINTERNAL, "peer oracle's signature does not decode: %v", err)
+	}
+	return sig, nil
 }

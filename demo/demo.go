@@ -190,10 +190,10 @@ type Period struct {
 	Hours int
 }
 
-// Attest builds the attestation of a site over a period from the Almería
-// PV profile: signed hourly readings of both meters, hourly matching, and
-// the signatures of the given oracles.
-func (e *Env) Attest(s *Site, inst greenmint.Instrument, p Period, signers ...string) (*greenmint.SignedAttestation, error) {
+// Readings returns the signed hourly readings of both meters of a site
+// over a period: the PV meter following the Almería profile scaled to the
+// plant, the consumption meter the mining load.
+func (s *Site) Readings(p Period) ([]greenmint.Reading, error) {
 	pv, err := refdata.AlmeriaPV()
 	if err != nil {
 		return nil, err
@@ -202,10 +202,7 @@ func (e *Env) Attest(s *Site, inst greenmint.Instrument, p Period, signers ...st
 	for _, h := range pv {
 		byHour[h.Start] = h.PPM
 	}
-	in := oracle.AttestationInput{
-		SiteID: s.ID, Instrument: inst, PeriodStart: p.Start, PeriodEnd: p.Start.Add(time.Duration(p.Hours) * time.Hour),
-		Dataset: e.Dataset, GridRegion: s.GridRegion, ConsumptionMeters: []string{s.Consumption}, AttestedAt: p.Start.Add(time.Duration(p.Hours+1) * time.Hour),
-	}
+	var out []greenmint.Reading
 	var consReg, genReg int64
 	for h := 0; h < p.Hours; h++ {
 		start := p.Start.Add(time.Duration(h) * time.Hour)
@@ -227,11 +224,31 @@ func (e *Env) Attest(s *Site, inst greenmint.Instrument, p Period, signers ...st
 			if err := greenmint.SignReading(&rd, r.key); err != nil {
 				return nil, err
 			}
-			in.Readings = append(in.Readings, rd)
+			out = append(out, rd)
 		}
+	}
+	return out, nil
+}
+
+// Attest builds the attestation of a site over a period from its readings
+// (Readings) directly, without an oracle's storage, and has the given
+// oracles sign it: the reference the oracle path is tested against.
+func (e *Env) Attest(s *Site, inst greenmint.Instrument, p Period, signers ...string) (*greenmint.SignedAttestation, error) {
+	readings, err := s.Readings(p)
+	if err != nil {
+		return nil, err
+	}
+	in := oracle.AttestationInput{
+		SiteID: s.ID, Instrument: inst, PeriodStart: p.Start, PeriodEnd: p.Start.Add(time.Duration(p.Hours) * time.Hour),
+		Dataset: e.Dataset, GridRegion: s.GridRegion, ConsumptionMeters: []string{s.Consumption}, AttestedAt: p.Start.Add(time.Duration(p.Hours+1) * time.Hour),
+		Readings: readings,
+	}
+	for i := 0; i < len(readings); i += 2 {
+		cons, gen := readings[i], readings[i+1]
+		start, _ := greenmint.ParseTime(cons.Start)
 		in.Hours = append(in.Hours, oracle.HourInput{
-			Start: start, ConsumptionWh: load, Complete: true, GridState: greenmint.GridUnknown,
-			Supplies: []greenmint.Allocation{{MeterID: s.Generation, Technology: s.Technology, GeneratedWh: gen, AvailableWh: gen}},
+			Start: start, ConsumptionWh: cons.EnergyWh, Complete: true, GridState: greenmint.GridUnknown,
+			Supplies: []greenmint.Allocation{{MeterID: s.Generation, Technology: s.Technology, GeneratedWh: gen.EnergyWh, AvailableWh: gen.EnergyWh}},
 		})
 	}
 	a, err := oracle.BuildAttestation(in)

@@ -30,6 +30,9 @@ type AttestRequest struct {
 	From, To   time.Time // whole hours, at most 31 days
 	Dataset    greenmint.DatasetPin
 	GridStates map[time.Time]string // surplus or normal per hour, where known
+	// AttestedAt, when set, is the attestation's time: a co-signing oracle
+	// rebuilds with the requester's so that equal data give equal bytes.
+	AttestedAt time.Time
 }
 
 // Build computes the attestation: per hour, consumption C from every
@@ -105,6 +108,9 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 	in := AttestationInput{
 		SiteID: site.ID, Instrument: req.Instrument, PeriodStart: req.From, PeriodEnd: req.To,
 		Dataset: ds, GridRegion: site.GridRegion, Readings: readings, AttestedAt: a.now(),
+	}
+	if !req.AttestedAt.IsZero() {
+		in.AttestedAt = req.AttestedAt
 	}
 	for _, m := range cons {
 		in.ConsumptionMeters = append(in.ConsumptionMeters, m.ID)

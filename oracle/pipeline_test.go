@@ -52,7 +52,10 @@ func TestReadingsToMint(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same signed readings the reference used, through ingestion.
-	readings := demoReadings(t, e, site)
+	readings, err := site.Readings(demo.DemoWeek)
+	if err != nil {
+		t.Fatal(err)
+	}
 	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
 	var batch []oracle.Parsed
 	for i, r := range readings {
@@ -124,39 +127,4 @@ func TestReadingsToMint(t *testing.T) {
 	if again.Totals.SupplyWh != ref.Attestation.Totals.SupplyWh-ref.Attestation.Totals.MatchedWh {
 		t.Fatalf("supply after the mint = %d, want %d", again.Totals.SupplyWh, ref.Attestation.Totals.SupplyWh-ref.Attestation.Totals.MatchedWh)
 	}
-}
-
-// demoReadings re-creates the signed hourly readings the demo attests.
-func demoReadings(tb testing.TB, e *demo.Env, site *demo.Site) []greenmint.Reading {
-	tb.Helper()
-	pv, err := refdata.AlmeriaPV()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	byHour := map[time.Time]int64{}
-	for _, h := range pv {
-		byHour[h.Start] = h.PPM
-	}
-	var out []greenmint.Reading
-	var consReg, genReg int64
-	for h := 0; h < 168; h++ {
-		start := demo.DemoWeek.Start.Add(time.Duration(h) * time.Hour)
-		gen := site.PVCapacityW * byHour[start] / 1_000_000
-		load := site.Load(h)
-		consReg += load
-		genReg += gen
-		for _, x := range []struct {
-			meter string
-			key   []byte
-			wh    int64
-			reg   int64
-		}{{site.Consumption, site.ConsumptionKey, load, consReg}, {site.Generation, site.GenerationKey, gen, genReg}} {
-			r := greenmint.Reading{MeterID: x.meter, Seq: int64(h + 1), Start: greenmint.FormatTime(start), End: greenmint.FormatTime(start.Add(time.Hour)), EnergyWh: x.wh, RegisterWh: x.reg}
-			if err := greenmint.SignReading(&r, x.key); err != nil {
-				tb.Fatal(err)
-			}
-			out = append(out, r)
-		}
-	}
-	return out
 }

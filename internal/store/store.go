@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -284,4 +285,80 @@ func (db *DB) CountReadings(ctx context.Context) (int64, error) {
 	var n int64
 	err := db.gdb.WithContext(ctx).Model(&readingRow{}).Count(&n).Error
 	return n, translate("store.CountReadings", err)
+}
+
+type attestationRow struct {
+	ID          string `gorm:"column:id;primaryKey"`
+	SiteID      string `gorm:"column:site_id"`
+	PeriodStart int64  `gorm:"column:period_start"`
+	PeriodEnd   int64  `gorm:"column:period_end"`
+	Signed      []byte `gorm:"column:signed"`
+	Status      string `gorm:"column:status"`
+	BatchID     string `gorm:"column:batch_id"`
+	CreatedAt   int64  `gorm:"column:created_at"`
+	UpdatedAt   int64  `gorm:"column:updated_at"`
+}
+
+func (attestationRow) TableName() string { return "attestations" }
+
+// Attestation statuses.
+const (
+	AttestationSigned = "signed"
+	AttestationMinted = "minted"
+)
+
+// AttestationRecord is an attestation this oracle signed, with its status.
+type AttestationRecord struct {
+	ID      string
+	Signed  greenmint.SignedAttestation
+	Status  string
+	BatchID string
+}
+
+// SaveAttestation stores a signed attestation (status signed), or updates
+// its signatures if it is stored already and not yet minted.
+func (db *DB) SaveAttestation(ctx context.Context, id string, sa *greenmint.SignedAttestation, now time.Time) error {
+	raw, err := json.Marshal(sa)
+	if err != nil {
+		return fmt.Errorf("store.SaveAttestation: %w", err)
+	}
+	s, _ := greenmint.ParseTime(sa.Attestation.PeriodStart)
+	e, _ := greenmint.ParseTime(sa.Attestation.PeriodEnd)
+	row := attestationRow{ID: id, SiteID: sa.Attestation.SiteID, PeriodStart: s.Unix(), PeriodEnd: e.Unix(), Signed: raw, Status: AttestationSigned, CreatedAt: now.Unix(), UpdatedAt: now.Unix()}
+	err = db.gdb.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"signed", "updated_at"}),
+		Where:     clause.Where{Exprs: []clause.Expression{clause.Eq{Column: clause.Column{Table: "attestations", Name: "status"}, Value: AttestationSigned}}},
+	}).Create(&row).Error
+	return translate("store.SaveAttestation", err)
+}
+
+// MarkMinted records that the ledger minted an attestation as batchID.
+func (db *DB) MarkMinted(ctx context.Context, id, batchID string, now time.Time) error {
+	res := db.gdb.WithContext(ctx).Model(&attestationRow{}).Where("id = ?", id).
+		Updates(map[string]any{"status": AttestationMinted, "batch_id": batchID, "updated_at": now.Unix()})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return greenmint.Errorf(greenmint.ENOTFOUND, "attestation %s is not stored", id)
+	}
+	return translate("store.MarkMinted", res.Error)
+}
+
+// Attestations returns the stored attestations with the given status ("" for all), oldest first.
+func (db *DB) Attestations(ctx context.Context, status string) ([]AttestationRecord, error) {
+	q := db.gdb.WithContext(ctx).Order("created_at, id")
+	if status != "" {
+		q = q.Where("status = ?", status)
+	}
+	var rows []attestationRow
+	if err := q.Find(&rows).Error; err != nil {
+		return nil, translate("store.Attestations", err)
+	}
+	out := make([]AttestationRecord, len(rows))
+	for i, r := range rows {
+		out[i] = AttestationRecord{ID: r.ID, Status: r.Status, BatchID: r.BatchID}
+		if err := json.Unmarshal(r.Signed, &out[i].Signed); err != nil {
+			return nil, greenmint.Errorf(greenmint.EINTERNAL, "stored attestation %s does not decode: %v", r.ID, err)
+		}
+	}
+	return out, nil
 }

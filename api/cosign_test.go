@@ -1,0 +1,168 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/api"
+	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/store"
+	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/oracle"
+	"github.com/greenmint/greenmint/refdata"
+)
+
+// twoOracles is one ledger and two oracle services, each with its own
+// database, serving HTTP on loopback.
+type twoOracles struct {
+	env      *demo.Env
+	site     *demo.Site
+	dbA, dbB *store.DB
+	attA     *oracle.Attester
+	peerB    *api.HTTPCosigner
+	req      oracle.AttestRequest
+}
+
+func newTwoOracles(t *testing.T, bMisses int) *twoOracles {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	e, err := demo.NewEnv(l, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	period := demo.Period{Start: demo.DemoWeek.Start, Hours: 48}
+	readings, err := site.Readings(period)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) }
+	o := &twoOracles{env: e, site: site}
+	tokens := api.TokenConfig{Secret: []byte("peer-secret-peer-secret-peer-secr"), Issuer: "oracle-a", Audience: "oracle-b"}
+	for i, dst := range []**store.DB{&o.dbA, &o.dbB} {
+		db, err := store.Open(filepath.Join(dir, []string{"a.db", "b.db"}[i]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		id := []*greenmint.Identity{e.OracleA, e.OracleB}[i]
+		in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: time.Minute}, now)
+		mine := readings
+		if i == 1 && bMisses > 0 {
+			mine = readings[:len(readings)-bMisses] // oracle B never received the last readings
+		}
+		var batch []oracle.Parsed
+		for _, r := range mine {
+			batch = append(batch, oracle.Parsed{Reading: r})
+		}
+		if _, err := in.Ingest(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		*dst = db
+	}
+	o.attA = &oracle.Attester{Readings: o.dbA, Ledger: l, ID: e.OracleA, Now: now}
+	attB := &oracle.Attester{Readings: o.dbB, Ledger: l, ID: e.OracleB, Now: now}
+	cs := &oracle.LocalCosigner{Attester: attB, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
+	srvB := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Cosigner: cs}, oracle.NewIngester(o.dbB, &oracle.LedgerMeters{Ledger: l, ID: e.OracleB, TTL: time.Minute}, now)))
+	t.Cleanup(srvB.Close)
+	token, _ := tokens.IssueToken(demo.OracleAID, time.Hour)
+	o.peerB = &api.HTTPCosigner{URL: srvB.URL, Token: token}
+	o.req = oracle.AttestRequest{SiteID: site.ID, Instrument: greenmint.EAC, From: period.Start, To: period.Start.Add(48 * time.Hour),
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}}
+	return o
+}
+
+func (o *twoOracles) submitter() *oracle.Submitter {
+	return &oracle.Submitter{Attester: o.attA, Store: o.dbA, Ledger: o.env.Ledger, ID: o.env.OracleA, OracleID: demo.OracleAID,
+		Key: o.env.OracleKeys[demo.OracleAID], Peers: []oracle.Cosigner{o.peerB}}
+}
+
+func (o *twoOracles) batches(t *testing.T) []greenmint.Batch {
+	t.Helper()
+	var claims []greenmint.Batch
+	if err := greenmint.EvaluateJSON(context.Background(), o.env.Ledger, o.env.Auditor, greenmint.QueryClaimsBySite,
+		greenmint.ClaimsQuery{SiteID: o.site.ID, From: greenmint.FormatTime(o.req.From), To: greenmint.FormatTime(o.req.To)}, &claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
+}
+
+func TestTwoOraclesCosignOverHTTP(t *testing.T) {
+	o := newTwoOracles(t, 0)
+	res, err := o.submitter().Attest(context.Background(), o.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := o.batches(t); len(b) != 1 || b[0].ID != res.BatchID {
+		t.Fatalf("batches = %+v, want the one minted (%s)", b, res.BatchID)
+	}
+	recs, err := o.dbA.Attestations(context.Background(), store.AttestationMinted)
+	if err != nil || len(recs) != 1 || recs[0].BatchID != res.BatchID || len(recs[0].Signed.Signatures) != 2 {
+		t.Fatalf("stored attestation = %+v, %v", recs, err)
+	}
+}
+
+func TestPeerWithDifferentDataRefuses(t *testing.T) {
+	o := newTwoOracles(t, 2)
+	_, err := o.submitter().Attest(context.Background(), o.req)
+	if greenmint.ErrorCode(err) != greenmint.ECONFLICT {
+		t.Fatalf("Attest with a peer missing readings = %v, want conflict", err)
+	}
+	if b := o.batches(t); len(b) != 0 {
+		t.Fatalf("a refused co-signature still minted %+v", b)
+	}
+}
+
+// TestCrashBetweenSigningAndSubmitting stops after the co-signed
+// attestation is stored, restarts (a new Submitter) and resumes: one batch.
+// Resuming again, as after a crash between the mint and its bookkeeping,
+// mints nothing more.
+func TestCrashBetweenSigningAndSubmitting(t *testing.T) {
+	o := newTwoOracles(t, 0)
+	ctx := context.Background()
+	crashing := o.submitter()
+	crashing.SetBeforeSubmit(func() error { return errors.New("killed") })
+	if _, err := crashing.Attest(ctx, o.req); err == nil {
+		t.Fatal("the crash did not happen")
+	}
+	if b := o.batches(t); len(b) != 0 {
+		t.Fatalf("minted before the crash: %+v", b)
+	}
+	pending, err := o.dbA.Attestations(ctx, store.AttestationSigned)
+	if err != nil || len(pending) != 1 {
+		t.Fatalf("stored before the crash = %+v, %v", pending, err)
+	}
+	restarted := o.submitter()
+	toResume := []oracle.PendingAttestation{{ID: pending[0].ID, Signed: pending[0].Signed}}
+	first, err := restarted.Resume(ctx, toResume)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("resume = %+v, %v", first, err)
+	}
+	again, err := restarted.Resume(ctx, toResume) // the bookkeeping was lost: submit again
+	if err != nil || len(again) != 1 || again[0].BatchID != first[0].BatchID {
+		t.Fatalf("second resume = %+v, %v; want the same batch %s", again, err, first[0].BatchID)
+	}
+	if b := o.batches(t); len(b) != 1 {
+		t.Fatalf("%d batches after two resumes, want 1", len(b))
+	}
+}

@@ -1,0 +1,170 @@
+package oracle
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	"github.com/greenmint/greenmint"
+)
+
+// attestationStore keeps signed attestations until they are minted.
+// *store.DB implements it.
+type attestationStore interface {
+	SaveAttestation(ctx context.Context, id string, sa *greenmint.SignedAttestation, now time.Time) error
+	MarkMinted(ctx context.Context, id, batchID string, now time.Time) error
+}
+
+// Cosigner is a peer oracle asked to co-sign: it rebuilds the attestation
+// from its own readings and signs only if its bytes are the same.
+// HTTPCosigner (package api) and LocalCosigner implement it.
+type Cosigner interface {
+	Cosign(ctx context.Context, req AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error)
+}
+
+// LocalCosigner co-signs with an Attester and key of its own: what a peer
+// oracle's co-sign endpoint runs.
+type LocalCosigner struct {
+	Attester *Attester
+	OracleID string
+	Key      ed25519.PrivateKey
+}
+
+// Cosign rebuilds the attestation with the requester's time and signs it
+// if the canonical bytes match; otherwise it refuses with ECONFLICT and says
+// where the data differ.
+func (lc *LocalCosigner) Cosign(ctx context.Context, req AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error) {
+	at, err := greenmint.ParseTime(a.AttestedAt)
+	if err != nil {
+		return greenmint.OracleSignature{}, err
+	}
+	req.AttestedAt = at
+	mine, _, err := lc.Attester.Build(ctx, req)
+	if err != nil {
+		return greenmint.OracleSignature{}, fmt.Errorf("oracle.Cosign: %w", err)
+	}
+	theirs, err := a.Canonical()
+	if err != nil {
+		return greenmint.OracleSignature{}, err
+	}
+	ours, err := mine.Canonical()
+	if err != nil {
+		return greenmint.OracleSignature{}, err
+	}
+	if !bytes.Equal(ours, theirs) {
+		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.ECONFLICT,
+			"oracle %s's data differ: it computes totals %+v, readings root %.16s…; the request has %+v, %.16s…",
+			lc.OracleID, mine.Totals, mine.ReadingsRoot, a.Totals, a.ReadingsRoot)
+	}
+	return greenmint.SignAttestation(mine, lc.OracleID, lc.Key)
+}
+
+// Submitter builds, co-signs, keeps and submits attestations. A crash at
+// any point never mints twice and never loses a complete attestation: the
+// signed attestation is stored before it is submitted, the submission's
+// idempotency key is the attestation's ID, and Resume submits whatever is
+// stored but not yet minted.
+type Submitter struct {
+	Attester *Attester
+	Store    attestationStore
+	Ledger   greenmint.Ledger
+	ID       *greenmint.Identity // the oracle's ledger identity (role oracle)
+	OracleID string
+	Key      ed25519.PrivateKey
+	Peers    []Cosigner
+	Now      func() time.Time
+	// beforeSubmit, when set, runs between storing and submitting (tests
+	// use it to crash there).
+	beforeSubmit func() error
+}
+
+// Attest builds the attestation for req, signs it, gathers the peers'
+// signatures, stores it and submits it for minting.
+func (s *Submitter) Attest(ctx context.Context, req AttestRequest) (*greenmint.MintResult, error) {
+	a, _, err := s.Attester.Build(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	own, err := greenmint.SignAttestation(a, s.OracleID, s.Key)
+	if err != nil {
+		return nil, err
+	}
+	sa := &greenmint.SignedAttestation{Attestation: *a, Signatures: []greenmint.OracleSignature{own}}
+	for _, p := range s.Peers {
+		sig, err := p.Cosign(ctx, req, a)
+		if err != nil {
+			return nil, fmt.Errorf("oracle.Attest: co-signing: %w", err)
+		}
+		sa.Signatures = append(sa.Signatures, sig)
+	}
+	id, err := a.ID()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Store.SaveAttestation(ctx, id, sa, s.now()); err != nil {
+		return nil, err
+	}
+	if s.beforeSubmit != nil {
+		if err := s.beforeSubmit(); err != nil {
+			return nil, err
+		}
+	}
+	return s.submit(ctx, id, sa)
+}
+
+// submit sends a stored attestation to the ledger under its idempotency
+// key and records the batch.
+func (s *Submitter) submit(ctx context.Context, id string, sa *greenmint.SignedAttestation) (*greenmint.MintResult, error) {
+	var res greenmint.MintResult
+	req := greenmint.MintRequest{Idempotent: greenmint.Idempotent{IdempotencyKey: "attestation-" + id}, Attestation: *sa}
+	if _, err := greenmint.SubmitJSON(ctx, s.Ledger, s.ID, greenmint.TxMint, req, &res); err != nil {
+		if greenmint.ErrorCode(err) != greenmint.ECONFLICT {
+			return nil, err
+		}
+		// Minted already, by another oracle's submission of the same
+		// attestation: find its batch.
+		var rec greenmint.AttestationRecord
+		if qerr := greenmint.EvaluateJSON(ctx, s.Ledger, s.ID, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: id}, &rec); qerr != nil {
+			return nil, err
+		}
+		res = greenmint.MintResult{BatchID: rec.BatchID, AttestationID: id, Quantity: sa.Attestation.Quantity}
+	}
+	if err := s.Store.MarkMinted(ctx, id, res.BatchID, s.now()); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// PendingAttestation is a stored, signed attestation not yet minted.
+type PendingAttestation struct {
+	ID     string
+	Signed greenmint.SignedAttestation
+}
+
+// Resume submits every stored attestation that is not yet minted, as after
+// a restart, and returns what was minted.
+func (s *Submitter) Resume(ctx context.Context, pending []PendingAttestation) ([]greenmint.MintResult, error) {
+	var out []greenmint.MintResult
+	for _, p := range pending {
+		res, err := s.submit(ctx, p.ID, &p.Signed)
+		if err != nil {
+			return out, fmt.Errorf("oracle.Resume: %s: %w", p.ID, err)
+		}
+		out = append(out, *res)
+	}
+	return out, nil
+}
+
+func (s *Submitter) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// SetBeforeSubmit installs a hook that runs between storing a signed
+// attestation and submitting it; an error stops there, as a crash would.
+// For tests.
+func (s *Submitter) SetBeforeSubmit(f func() error) { s.beforeSubmit = f }
