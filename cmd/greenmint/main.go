@@ -51,6 +51,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	root.SetErr(m.Err)
 	root.SetArgs(args)
 	root.AddCommand(m.demoCommand(), m.ledgerCommand(), m.chaincodeCommand(), m.fabricCommand())
+	root.AddCommand(m.opsCommands()...)
 	return root.ExecuteContext(ctx)
 }
 

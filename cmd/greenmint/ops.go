@@ -1,0 +1,658 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/api"
+	"github.com/greenmint/greenmint/consortium"
+	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/store"
+	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/oracle"
+	"github.com/greenmint/greenmint/refdata"
+	"github.com/spf13/cobra"
+)
+
+// workspace is an operator's data directory made by `greenmint init`:
+// organizations/ (identities), ledger/ (the embedded ledger), oracle.db
+// (the oracle's readings) and oracle.json (its settings).
+type workspace struct {
+	Dir string
+}
+
+type oracleSettings struct {
+	TokenSecret string `json:"token_secret"` // hex; HS256 secret of collectors' tokens
+	Issuer      string `json:"issuer"`
+	Audience    string `json:"audience"`
+}
+
+func (w workspace) dbPath() string { return filepath.Join(w.Dir, "oracle.db") }
+
+func (w workspace) settings() (*oracleSettings, error) {
+	raw, err := os.ReadFile(filepath.Join(w.Dir, "oracle.json"))
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no workspace in %s (run greenmint init --dir %s)", w.Dir, w.Dir)
+	}
+	var s oracleSettings
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fmt.Errorf("oracle.json: %w", err)
+	}
+	return &s, nil
+}
+
+func (s *oracleSettings) tokens() (api.TokenConfig, error) {
+	secret, err := hex.DecodeString(s.TokenSecret)
+	if err != nil || len(secret) < 32 {
+		return api.TokenConfig{}, greenmint.Errorf(greenmint.EINVALID, "oracle.json: token_secret must be at least 32 bytes of hex")
+	}
+	return api.TokenConfig{Secret: secret, Issuer: s.Issuer, Audience: s.Audience}, nil
+}
+
+// open opens the workspace's ledger and consortium.
+func (w workspace) open() (*embedded.Ledger, *consortium.Consortium, error) {
+	c, err := consortium.Load(filepath.Join(w.Dir, "organizations"))
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := demo.OpenEmbedded(w.Dir, embedded.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, c, nil
+}
+
+// identity resolves --as "MSP:user".
+func identityOf(c *consortium.Consortium, as string) (*greenmint.Identity, error) {
+	msp, user, ok := strings.Cut(as, ":")
+	if !ok {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "--as must be MSP:user, e.g. RegistryMSP:registrar, not %q", as)
+	}
+	return c.Identity(msp, user)
+}
+
+func (m *Main) emit(asJSON bool, v any, human string) error {
+	if asJSON {
+		enc := json.NewEncoder(m.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	_, err := fmt.Fprintln(m.Out, human)
+	return err
+}
+
+func (m *Main) opsCommands() []*cobra.Command {
+	var dir string
+	var asJSON bool
+	withDir := func(c *cobra.Command) *cobra.Command {
+		c.Flags().StringVar(&dir, "dir", ".data", "the workspace (greenmint init)")
+		c.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+		return c
+	}
+
+	initCmd := withDir(&cobra.Command{
+		Use:   "init",
+		Short: "Create a workspace: organisations, identities, an embedded ledger bootstrapped by the registry, the oracle's database",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			e, err := demo.NewEnv(l, c)
+			if err != nil {
+				return err
+			}
+			if err := e.Bootstrap(ctx); err != nil {
+				return err
+			}
+			secret := make([]byte, 32)
+			if _, err := rand.Read(secret); err != nil {
+				return err
+			}
+			s := oracleSettings{TokenSecret: hex.EncodeToString(secret), Issuer: "greenmint-oracle", Audience: "greenmint-oracle"}
+			raw, _ := json.MarshalIndent(s, "", "  ")
+			if err := os.WriteFile(filepath.Join(dir, "oracle.json"), raw, 0o600); err != nil {
+				return err
+			}
+			db, err := store.Open(workspace{dir}.dbPath())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			v, err := db.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			out := map[string]any{"dir": dir, "members": consortium.DemoMembers, "dataset": e.Dataset.SHA256, "schema_version": v}
+			return m.emit(asJSON, out, fmt.Sprintf("workspace %s: %d members, ledger bootstrapped (threshold 2, dataset %s), oracle database at schema %d", dir, len(consortium.DemoMembers), e.Dataset.SHA256[:16], v))
+		},
+	})
+
+	var dsn string
+	migrate := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database migrations (SQLite file or postgres:// DSN)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := store.Open(dsn)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			v, err := db.Migrate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return m.emit(asJSON, map[string]any{"dialect": db.Dialect(), "version": v}, fmt.Sprintf("%s database at schema version %d", db.Dialect(), v))
+		},
+	}
+	migrate.Flags().StringVar(&dsn, "db", ".data/oracle.db", "SQLite file or postgres:// DSN")
+	migrate.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	var keyOut, keyFile, in, out string
+	meter := &cobra.Command{Use: "meter", Short: "Meter keys and signing, as a meter vendor's tool"}
+	keygen := &cobra.Command{
+		Use:   "keygen",
+		Short: "Make an Ed25519 meter key; prints the public key to register",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pub, priv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(keyOut, pem.EncodeToMemory(&pem.Block{Type: "ED25519 SEED", Bytes: priv.Seed()}), 0o600); err != nil {
+				return err
+			}
+			pk := base64.StdEncoding.EncodeToString(pub)
+			return m.emit(asJSON, map[string]string{"key_file": keyOut, "public_key": pk}, "public key (base64, for RegisterMeter): "+pk)
+		},
+	}
+	keygen.Flags().StringVar(&keyOut, "out", "meter.key", "where to write the private key")
+	keygen.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	sign := &cobra.Command{
+		Use:   "sign",
+		Short: "Sign the readings of a CSV (signature column empty or stale) with a meter key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := os.ReadFile(keyFile)
+			if err != nil {
+				return err
+			}
+			blk, _ := pem.Decode(raw)
+			if blk == nil || len(blk.Bytes) != ed25519.SeedSize {
+				return greenmint.Errorf(greenmint.EINVALID, "%s is not a meter key", keyFile)
+			}
+			key := ed25519.NewKeyFromSeed(blk.Bytes)
+			f, err := os.Open(in)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			rows, err := oracle.ParseCSV(unsignedCSV(f))
+			if err != nil {
+				return err
+			}
+			w := os.Stdout
+			if out != "" {
+				if w, err = os.Create(out); err != nil {
+					return err
+				}
+				defer w.Close()
+			}
+			bw := bufio.NewWriter(w)
+			fmt.Fprintln(bw, oracle.CSVHeader)
+			for _, p := range rows {
+				if p.Err != nil {
+					return fmt.Errorf("line %d: %s", p.Line, greenmint.ErrorMessage(p.Err))
+				}
+				r := p.Reading
+				if err := greenmint.SignReading(&r, key); err != nil {
+					return err
+				}
+				fmt.Fprintln(bw, oracle.FormatCSVRow(r))
+			}
+			return bw.Flush()
+		},
+	}
+	sign.Flags().StringVar(&keyFile, "key", "meter.key", "the meter's key")
+	sign.Flags().StringVar(&in, "in", "", "CSV to sign (header "+oracle.CSVHeader+")")
+	sign.Flags().StringVar(&out, "out", "", "signed CSV (default standard output)")
+	meter.AddCommand(keygen, sign)
+
+	var file, asImport, asBatch, asProof, asRegister, asServe string
+	importCmd := withDir(&cobra.Command{
+		Use:   "import",
+		Short: "Import readings (CSV, or JSON lines) through the oracle's validation; prints accepted, duplicate and rejected rows with reasons",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w := workspace{dir}
+			l, c, err := w.open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			id, err := identityOf(c, asImport)
+			if err != nil {
+				return err
+			}
+			db, err := store.Open(w.dbPath())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				return err
+			}
+			rows, err := readReadingsFile(file)
+			if err != nil {
+				return err
+			}
+			in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: time.Minute}, nil)
+			total := &oracle.Summary{}
+			const chunk = 5000
+			for i := 0; i < len(rows); i += chunk {
+				part := rows[i:min(i+chunk, len(rows))]
+				s, err := in.Ingest(ctx, part)
+				if err != nil {
+					return err
+				}
+				for j := range s.Results {
+					s.Results[j].Index += i
+				}
+				total.Accepted += s.Accepted
+				total.Duplicate += s.Duplicate
+				total.Rejected += s.Rejected
+				total.Results = append(total.Results, s.Results...)
+				if !asJSON {
+					fmt.Fprintf(m.Err, "\r%d/%d rows", min(i+chunk, len(rows)), len(rows))
+				}
+			}
+			if asJSON {
+				return m.emit(true, total, "")
+			}
+			fmt.Fprintf(m.Out, "\n%d accepted, %d duplicate, %d rejected\n", total.Accepted, total.Duplicate, total.Rejected)
+			for _, r := range total.Results {
+				if r.Outcome == oracle.Rejected {
+					fmt.Fprintf(m.Out, "  line %d %s #%d: %s: %s\n", r.Line, r.MeterID, r.Seq, r.Reason, r.Message)
+				}
+			}
+			return nil
+		},
+	})
+	importCmd.Flags().StringVar(&file, "file", "", "readings.csv or readings.jsonl")
+	importCmd.Flags().StringVar(&asImport, "as", consortium.OracleAMSP+":oracle", "the oracle identity that reads meters from the ledger")
+
+	var site, from, to, instrument string
+	attest := withDir(&cobra.Command{
+		Use:   "attest",
+		Short: "Build, co-sign (with the workspace's second oracle) and submit an attestation for a site and period",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w := workspace{dir}
+			l, c, err := w.open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			db, err := store.Open(w.dbPath())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			sub, err := localSubmitter(l, c, db)
+			if err != nil {
+				return err
+			}
+			if pending, err := db.Attestations(ctx, store.AttestationSigned); err == nil && len(pending) > 0 {
+				var ps []oracle.PendingAttestation
+				for _, p := range pending {
+					ps = append(ps, oracle.PendingAttestation{ID: p.ID, Signed: p.Signed})
+				}
+				if _, err := sub.Resume(ctx, ps); err != nil {
+					return err
+				}
+			}
+			f, err1 := greenmint.ParseHour(from)
+			t, err2 := greenmint.ParseHour(to)
+			if err1 != nil || err2 != nil {
+				return greenmint.Errorf(greenmint.EINVALID, "--from and --to must be whole hours, RFC 3339 UTC")
+			}
+			res, err := sub.Attest(ctx, oracle.AttestRequest{SiteID: site, Instrument: greenmint.Instrument(instrument), From: f, To: t,
+				Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}})
+			if err != nil {
+				return err
+			}
+			return m.emit(asJSON, res, fmt.Sprintf("minted batch %s: %d units (attestation %s)", res.BatchID, res.Quantity, res.AttestationID))
+		},
+	})
+	attest.Flags().StringVar(&site, "site", "", "site ID")
+	attest.Flags().StringVar(&from, "from", "", "first hour, e.g. 2023-06-01T00:00:00Z")
+	attest.Flags().StringVar(&to, "to", "", "end hour (exclusive)")
+	attest.Flags().StringVar(&instrument, "instrument", "CO2E", "EAC or CO2E")
+
+	var batchID string
+	batch := withDir(&cobra.Command{
+		Use:   "batch-show",
+		Short: "Show a batch, its attestation's totals and its history",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			l, c, err := workspace{dir}.open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			id, err := identityOf(c, asBatch)
+			if err != nil {
+				return err
+			}
+			var b greenmint.Batch
+			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err != nil {
+				return err
+			}
+			var hist []greenmint.HistoryEntry
+			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryBatchHistory, greenmint.IDQuery{ID: batchID}, &hist); err != nil {
+				return err
+			}
+			human := fmt.Sprintf("%s %s site %s %s–%s: issued %d = tradable %d + escrowed %d + retired %d + cancelled %d; %d changes",
+				b.ID, b.Instrument, b.SiteID, b.PeriodStart, b.PeriodEnd, b.Issued, b.Tradable, b.Escrowed, b.Retired, b.Cancelled, len(hist))
+			return m.emit(asJSON, map[string]any{"batch": b, "history": hist}, human)
+		},
+	})
+	batch.Flags().StringVar(&batchID, "id", "", "batch ID")
+	batch.Flags().StringVar(&asBatch, "as", consortium.AuditorMSP+":auditor", "who reads")
+
+	var meterID string
+	var seq int64
+	proof := withDir(&cobra.Command{
+		Use:   "proof",
+		Short: "Print the Merkle inclusion proof of a reading in a minted batch's attestation, checked against the ledger's root",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w := workspace{dir}
+			l, c, err := w.open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			id, err := identityOf(c, asProof)
+			if err != nil {
+				return err
+			}
+			var b greenmint.Batch
+			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err != nil {
+				return err
+			}
+			var rec greenmint.AttestationRecord
+			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: b.AttestationID}, &rec); err != nil {
+				return err
+			}
+			db, err := store.Open(w.dbPath())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			a := rec.Attestation.Attestation
+			ids := append([]string(nil), a.ConsumptionMeters...)
+			for _, h := range a.Hours {
+				for _, al := range h.Allocations {
+					ids = append(ids, al.MeterID)
+				}
+			}
+			f, _ := greenmint.ParseTime(a.PeriodStart)
+			t, _ := greenmint.ParseTime(a.PeriodEnd)
+			readings, err := db.Readings(ctx, unique(ids), f, t)
+			if err != nil {
+				return err
+			}
+			leaf, steps, err := oracle.Proof(readings, meterID, seq)
+			if err != nil {
+				return err
+			}
+			root, _ := hex.DecodeString(a.ReadingsRoot)
+			var r32 [32]byte
+			copy(r32[:], root)
+			ok := greenmint.VerifyMerkleProof(leaf, steps, r32)
+			out := map[string]any{"batch_id": b.ID, "readings_root": a.ReadingsRoot, "leaf": hex.EncodeToString(leaf[:]), "proof": steps, "verified": ok}
+			if !ok {
+				return greenmint.Errorf(greenmint.ECONFLICT, "the stored reading does not prove against the ledger's root: it differs from what was attested")
+			}
+			return m.emit(asJSON, out, fmt.Sprintf("reading %s #%d is in batch %s: %d proof steps to root %s (verified)", meterID, seq, b.ID, len(steps), a.ReadingsRoot))
+		},
+	})
+	proof.Flags().StringVar(&batchID, "batch", "", "batch ID")
+	proof.Flags().StringVar(&meterID, "meter", "", "meter ID")
+	proof.Flags().Int64Var(&seq, "seq", 0, "reading sequence number")
+	proof.Flags().StringVar(&asProof, "as", consortium.AuditorMSP+":auditor", "who reads")
+
+	var approveAs string
+	register := withDir(&cobra.Command{
+		Use:   "register",
+		Short: `Register sites and meters from a file {"sites":[…],"meters":[…]} as a miner; with --approve-asRegister, approve them as the registry`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				return greenmint.Errorf(greenmint.EINVALID, "registration file: %v", err)
+			}
+			var reg struct {
+				Sites  []greenmint.RegisterSiteRequest  `json:"sites"`
+				Meters []greenmint.RegisterMeterRequest `json:"meters"`
+			}
+			if err := greenmint.DecodeStrict(raw, &reg); err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			l, c, err := workspace{dir}.open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			miner, err := identityOf(c, asRegister)
+			if err != nil {
+				return err
+			}
+			var registry *greenmint.Identity
+			if approveAs != "" {
+				if registry, err = identityOf(c, approveAs); err != nil {
+					return err
+				}
+			}
+			var done []string
+			for _, s := range reg.Sites {
+				if _, err := greenmint.SubmitJSON(ctx, l, miner, greenmint.TxRegisterSite, s, nil); err != nil {
+					return fmt.Errorf("site %s: %w", s.SiteID, err)
+				}
+				if registry != nil {
+					if _, err := greenmint.SubmitJSON(ctx, l, registry, greenmint.TxApproveSite, greenmint.StatusRequest{ID: s.SiteID}, nil); err != nil {
+						return fmt.Errorf("approving site %s: %w", s.SiteID, err)
+					}
+				}
+				done = append(done, "site "+s.SiteID)
+			}
+			for _, mr := range reg.Meters {
+				if _, err := greenmint.SubmitJSON(ctx, l, miner, greenmint.TxRegisterMeter, mr, nil); err != nil {
+					return fmt.Errorf("meter %s: %w", mr.MeterID, err)
+				}
+				if registry != nil {
+					if _, err := greenmint.SubmitJSON(ctx, l, registry, greenmint.TxApproveMeter, greenmint.StatusRequest{ID: mr.MeterID}, nil); err != nil {
+						return fmt.Errorf("approving meter %s: %w", mr.MeterID, err)
+					}
+				}
+				done = append(done, "meter "+mr.MeterID)
+			}
+			return m.emit(asJSON, map[string]any{"registered": done, "approved": registry != nil}, fmt.Sprintf("registered %s (approved: %v)", strings.Join(done, ", "), registry != nil))
+		},
+	})
+	register.Flags().StringVar(&file, "file", "", "registration file")
+	register.Flags().StringVar(&asRegister, "as", consortium.MinerMSP+":miner", "the miner identity")
+	register.Flags().StringVar(&approveAs, "approve-as", "", "approve as this registry identity, e.g. RegistryMSP:registrar")
+
+	var listen string
+	oracleCmd := &cobra.Command{Use: "oracle", Short: "The oracle service"}
+	serve := withDir(&cobra.Command{
+		Use:   "serve",
+		Short: "Serve readings ingestion, co-signing, health and metrics over HTTP",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			w := workspace{dir}
+			settings, err := w.settings()
+			if err != nil {
+				return err
+			}
+			tokens, err := settings.tokens()
+			if err != nil {
+				return err
+			}
+			l, c, err := w.open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			db, err := store.Open(w.dbPath())
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				return err
+			}
+			id, err := identityOf(c, asServe)
+			if err != nil {
+				return err
+			}
+			key, err := c.OracleKey(id.MSPID, strings.SplitN(asServe, ":", 2)[1])
+			if err != nil {
+				return err
+			}
+			in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: 30 * time.Second}, nil)
+			cs := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: id}, OracleID: oracleIDOf(id.MSPID), Key: key}
+			log := slog.New(slog.NewTextHandler(m.Err, nil))
+			srv := &http.Server{Addr: listen, Handler: api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Cosigner: cs, Log: log}, in), ReadHeaderTimeout: 10 * time.Second}
+			token, _ := tokens.IssueToken("operator", 24*time.Hour)
+			fmt.Fprintf(m.Out, "oracle %s serving on %s; a collector token valid for 24 h:\n%s\n", oracleIDOf(id.MSPID), listen, token)
+			errc := make(chan error, 1)
+			go func() { errc <- srv.ListenAndServe() }()
+			select {
+			case err := <-errc:
+				return err
+			case <-ctx.Done():
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				return srv.Shutdown(sctx)
+			}
+		},
+	})
+	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "listen address")
+	serve.Flags().StringVar(&asServe, "as", consortium.OracleAMSP+":oracle", "the oracle's identity")
+	oracleCmd.AddCommand(serve)
+
+	return []*cobra.Command{initCmd, migrate, meter, register, importCmd, attest, batch, proof, oracleCmd}
+}
+
+func oracleIDOf(msp string) string {
+	if msp == consortium.OracleBMSP {
+		return demo.OracleBID
+	}
+	return demo.OracleAID
+}
+
+// localSubmitter is oracle A submitting, with oracle B of the same
+// workspace co-signing from the same readings.
+func localSubmitter(l greenmint.Ledger, c *consortium.Consortium, db *store.DB) (*oracle.Submitter, error) {
+	idA, err := c.Identity(consortium.OracleAMSP, "oracle")
+	if err != nil {
+		return nil, err
+	}
+	idB, err := c.Identity(consortium.OracleBMSP, "oracle")
+	if err != nil {
+		return nil, err
+	}
+	keyA, err := c.OracleKey(consortium.OracleAMSP, "oracle")
+	if err != nil {
+		return nil, err
+	}
+	keyB, err := c.OracleKey(consortium.OracleBMSP, "oracle")
+	if err != nil {
+		return nil, err
+	}
+	return &oracle.Submitter{
+		Attester: &oracle.Attester{Readings: db, Ledger: l, ID: idA}, Store: db, Ledger: l, ID: idA, OracleID: demo.OracleAID, Key: keyA,
+		Peers: []oracle.Cosigner{&oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: idB}, OracleID: demo.OracleBID, Key: keyB}},
+	}, nil
+}
+
+// readReadingsFile reads a CSV file or JSON lines (one reading per line).
+func readReadingsFile(path string) ([]oracle.Parsed, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "readings file: %v", err)
+	}
+	defer f.Close()
+	if strings.HasSuffix(path, ".csv") {
+		return oracle.ParseCSV(f)
+	}
+	var out []oracle.Parsed
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		p := oracle.Parsed{Line: line}
+		p.Err = greenmint.DecodeStrict(sc.Bytes(), &p.Reading)
+		out = append(out, p)
+	}
+	return out, sc.Err()
+}
+
+// unsignedCSV fills an empty signature column so the rows parse.
+func unsignedCSV(r io.Reader) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.HasSuffix(line, ",") {
+				line += base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize))
+			}
+			fmt.Fprintln(pw, line)
+		}
+		pw.CloseWithError(sc.Err())
+	}()
+	return pr
+}
+
+func unique(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
