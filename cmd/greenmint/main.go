@@ -52,6 +52,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	root.SetArgs(args)
 	root.AddCommand(m.demoCommand(), m.ledgerCommand(), m.chaincodeCommand(), m.fabricCommand())
 	root.AddCommand(m.opsCommands()...)
+	root.AddCommand(m.simulateCommand())
 	return root.ExecuteContext(ctx)
 }
 

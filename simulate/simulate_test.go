@@ -1,0 +1,98 @@
+package simulate_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/api"
+	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/store"
+	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/oracle"
+	"github.com/greenmint/greenmint/simulate"
+)
+
+func TestSimulatorFaults(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	e, err := demo.NewEnv(l, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	site, err := e.RegisterSite(ctx, e.Miner, "SITE0077")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meters := map[string]*simulate.Meter{}
+	for _, m := range []struct {
+		id, tech string
+		kind     greenmint.MeterKind
+		capW     int64
+	}{{"SIM-PV", "solar_pv_utility", greenmint.MeterGeneration, 5_000_000}, {"SIM-WIND", "wind_onshore", greenmint.MeterGeneration, 3_000_000}, {"SIM-LOAD", "", greenmint.MeterConsumption, 4_000_000}} {
+		_, key, _ := ed25519.GenerateKey(nil)
+		meters[m.id] = &simulate.Meter{ID: m.id, Key: key, CapacityW: m.capW}
+		if _, err := greenmint.SubmitJSON(ctx, l, e.Miner, greenmint.TxRegisterMeter, greenmint.RegisterMeterRequest{MeterID: m.id, SiteID: site.ID, Kind: m.kind, Technology: m.tech, CapacityW: m.capW, IntervalMinutes: 15, PublicKey: key.Public().(ed25519.PublicKey)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := greenmint.SubmitJSON(ctx, l, e.Registry, greenmint.TxApproveMeter, greenmint.StatusRequest{ID: m.id}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := store.Open(filepath.Join(dir, "oracle.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tokens := api.TokenConfig{Secret: []byte("sim-secret-sim-secret-sim-secret!"), Issuer: "o", Audience: "o"}
+	token, _ := tokens.IssueToken("simulator", time.Hour)
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
+	srv := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens}, in))
+	defer srv.Close()
+
+	start := time.Date(2023, 6, 1, 8, 0, 0, 0, time.UTC)
+	cfg := simulate.Config{
+		OracleURL: srv.URL, Token: token, Start: start, Hours: 8, Interval: 15 * time.Minute,
+		PV: meters["SIM-PV"], Wind: meters["SIM-WIND"], Load: meters["SIM-LOAD"], LoadW: 3_000_000,
+		Surplus: map[time.Time]bool{start.Add(6 * time.Hour): true}, CurtailPct: 40,
+		Faults: []string{simulate.FaultGap, simulate.FaultDuplicate, simulate.FaultReplay, simulate.FaultForged, simulate.FaultClockJump},
+	}
+	rep, err := simulate.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 hours × 4 intervals × 3 meters = 96 readings, less the gap, plus the
+	// duplicate, the replay and the clock-jumped one.
+	if rep.Sent != 96-1+3 {
+		t.Fatalf("sent %d", rep.Sent)
+	}
+	want := map[string]int{oracle.ReasonBadSignature: 1, oracle.ReasonSequence: 1, oracle.ReasonFuture: 1}
+	for r, n := range want {
+		if rep.Reasons[r] != n {
+			t.Fatalf("reasons = %v, want %v", rep.Reasons, want)
+		}
+	}
+	if rep.Duplicate != 1 || rep.Rejected != 3 || rep.Accepted != 96-1-1 {
+		t.Fatalf("report = %+v", rep)
+	}
+	// The curtailed hour: 40% of the load.
+	rs, err := db.Readings(ctx, []string{"SIM-LOAD"}, start.Add(6*time.Hour), start.Add(7*time.Hour))
+	if err != nil || len(rs) != 4 || rs[0].EnergyWh != 3_000_000*40/100/4 {
+		t.Fatalf("curtailed hour readings = %+v, %v", rs, err)
+	}
+}
