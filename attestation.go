@@ -36,12 +36,16 @@ type Allocation struct {
 // AttestedHour is one hour of an attestation: consumption C, available
 // renewable supply S and matched energy M ≤ min(C, S) (R2).
 type AttestedHour struct {
-	Start         string       `json:"start"`
-	ConsumptionWh int64        `json:"consumption_wh"`
-	SupplyWh      int64        `json:"supply_wh"`
-	MatchedWh     int64        `json:"matched_wh"`
-	GridState     string       `json:"grid_state"`
-	Allocations   []Allocation `json:"allocations"`
+	Start         string `json:"start"`
+	ConsumptionWh int64  `json:"consumption_wh"`
+	SupplyWh      int64  `json:"supply_wh"`
+	MatchedWh     int64  `json:"matched_wh"`
+	GridState     string `json:"grid_state"`
+	// GridFactor is the hour's grid factor (gCO2e/MWh) when the pinned
+	// dataset has an hourly series for the region; it then replaces the
+	// combined-margin factors for every technology in the hour.
+	GridFactor  *int64       `json:"grid_g_per_mwh,omitempty"`
+	Allocations []Allocation `json:"allocations"`
 }
 
 // Totals are the sums over an attestation's hours.
@@ -276,6 +280,9 @@ func checkHour(h *AttestedHour) error {
 	if h.ConsumptionWh < 0 || h.SupplyWh < 0 || h.MatchedWh < 0 {
 		return Errorf(EINVALID, "negative energy")
 	}
+	if h.GridFactor != nil && *h.GridFactor < 0 {
+		return Errorf(EINVALID, "negative hourly grid factor")
+	}
 	switch h.GridState {
 	case GridSurplus, GridNormal, GridUnknown:
 	default:
@@ -377,6 +384,9 @@ func ComputeQuantity(a *Attestation) (int64, error) {
 				grid := a.Factors.Firm
 				if intermittent {
 					grid = a.Factors.Intermittent
+				}
+				if h.GridFactor != nil {
+					grid = *h.GridFactor
 				}
 				life, ok := a.Factors.LifecycleFor(al.Technology)
 				if !ok {

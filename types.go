@@ -1,5 +1,7 @@
 package greenmint
 
+import "sort"
+
 // Role is the role attribute carried by an actor's X.509 certificate, in the
 // Fabric CA attribute format (attribute name "role").
 type Role string
@@ -141,6 +143,13 @@ type LifecycleFactor struct {
 	Factor     int64  `json:"g_per_mwh"`
 }
 
+// HourlyFactor is a grid region's emission factor for one hour, gCO2e/MWh.
+type HourlyFactor struct {
+	Region string `json:"region"`
+	Hour   string `json:"hour"` // RFC 3339 UTC, on the hour
+	Factor int64  `json:"g_per_mwh"`
+}
+
 // DatasetContent is the part of an emission-factor dataset that its SHA-256
 // covers.
 type DatasetContent struct {
@@ -150,6 +159,27 @@ type DatasetContent struct {
 	License          string            `json:"license"`
 	GridFactors      []GridFactor      `json:"grid_factors"`      // sorted by region
 	LifecycleFactors []LifecycleFactor `json:"lifecycle_factors"` // sorted by technology
+	// HourlyFactors, sorted by region then hour, give some regions an
+	// hourly series: for an attested hour of such a region, the hour's
+	// factor replaces the combined-margin factors.
+	HourlyFactors []HourlyFactor `json:"hourly_factors,omitempty"`
+}
+
+// HourlyFactorFor finds a region's factor for an hour in a sorted series.
+func HourlyFactorFor(series []HourlyFactor, region, hour string) (int64, bool) {
+	i := sort.Search(len(series), func(i int) bool {
+		return series[i].Region > region || (series[i].Region == region && series[i].Hour >= hour)
+	})
+	if i < len(series) && series[i].Region == region && series[i].Hour == hour {
+		return series[i].Factor, true
+	}
+	return 0, false
+}
+
+// HasHourlySeries reports whether a sorted series covers a region.
+func HasHourlySeries(series []HourlyFactor, region string) bool {
+	i := sort.Search(len(series), func(i int) bool { return series[i].Region >= region })
+	return i < len(series) && series[i].Region == region
 }
 
 // Dataset is an emission-factor dataset registered on the ledger (R9).

@@ -248,5 +248,21 @@ func (t *txn) checkFactors(a *greenmint.Attestation, site *greenmint.Site) error
 			return greenmint.Errorf(greenmint.EINVALID, "lifecycle factor for %s differs from the dataset's", l.Technology)
 		}
 	}
+	hourly := greenmint.HasHourlySeries(ds.HourlyFactors, site.GridRegion)
+	for _, h := range a.Hours {
+		if !hourly {
+			if h.GridFactor != nil {
+				return greenmint.Errorf(greenmint.EINVALID, "hour %s carries an hourly grid factor, but the dataset has no hourly series for %s", h.Start, site.GridRegion)
+			}
+			continue
+		}
+		f, ok := greenmint.HourlyFactorFor(ds.HourlyFactors, site.GridRegion, h.Start)
+		if !ok {
+			return greenmint.Errorf(greenmint.EINVALID, "the dataset's hourly series for %s has no factor for %s", site.GridRegion, h.Start)
+		}
+		if h.GridFactor == nil || *h.GridFactor != f {
+			return greenmint.Errorf(greenmint.EINVALID, "hour %s: hourly grid factor differs from the dataset's %d gCO2e/MWh (R9)", h.Start, f)
+		}
+	}
 	return nil
 }

@@ -121,6 +121,17 @@ func (t *txn) publishDataset(r *greenmint.PublishDatasetRequest) (any, error) {
 			return nil, greenmint.Errorf(greenmint.EINVALID, "lifecycle factors must be sorted and unique by technology")
 		}
 	}
+	for i, h := range d.HourlyFactors {
+		if _, err := greenmint.ParseHour(h.Hour); err != nil || h.Region == "" || h.Factor < 0 {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "hourly factor %d: a region, an hour (RFC 3339 UTC) and a non-negative factor are required", i)
+		}
+		if i > 0 {
+			p := d.HourlyFactors[i-1]
+			if p.Region > h.Region || (p.Region == h.Region && p.Hour >= h.Hour) {
+				return nil, greenmint.Errorf(greenmint.EINVALID, "hourly factors must be sorted and unique by region and hour")
+			}
+		}
+	}
 	sum, err := greenmint.DatasetSHA256(d)
 	if err != nil {
 		return nil, err

@@ -117,6 +117,13 @@ func BuildAttestation(in AttestationInput) (*greenmint.Attestation, error) {
 		if err != nil {
 			return nil, fmt.Errorf("oracle.BuildAttestation: hour %s: %w", start, err)
 		}
+		if greenmint.HasHourlySeries(in.Dataset.HourlyFactors, in.GridRegion) {
+			f, ok := greenmint.HourlyFactorFor(in.Dataset.HourlyFactors, in.GridRegion, start)
+			if !ok {
+				return nil, greenmint.Errorf(greenmint.EINVALID, "the dataset's hourly series for %s has no factor for %s", in.GridRegion, start)
+			}
+			ah.GridFactor = &f
+		}
 		a.Hours = append(a.Hours, ah)
 		for _, v := range []struct {
 			dst *int64

@@ -13,14 +13,22 @@ type readingReader interface {
 	Readings(ctx context.Context, meterIDs []string, from, to time.Time) ([]greenmint.Reading, error)
 }
 
+// gridStateReader gives a region's grid state per hour.
+type gridStateReader interface {
+	GridStates(ctx context.Context, region string, from, to time.Time) (map[time.Time]string, error)
+}
+
 // Attester builds attestations from the readings an oracle stored and what
 // the ledger says: the site and its meters, the registered dataset, and what
 // earlier attestations already took from each generation hour (R1).
 type Attester struct {
 	Readings readingReader
-	Ledger   greenmint.Ledger
-	ID       *greenmint.Identity // the oracle's ledger identity, for queries
-	Now      func() time.Time
+	// GridStates, when set, gives the region's surplus hours for requests
+	// that do not carry their own. *store.DB implements it.
+	GridStates gridStateReader
+	Ledger     greenmint.Ledger
+	ID         *greenmint.Identity // the oracle's ledger identity, for queries
+	Now        func() time.Time
 }
 
 // AttestRequest names what to attest.
@@ -73,6 +81,13 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 	}
 	if len(cons) == 0 {
 		return nil, nil, greenmint.Errorf(greenmint.ECONFLICT, "site %s has no approved consumption meter", site.ID)
+	}
+	if req.GridStates == nil && a.GridStates != nil {
+		states, err := a.GridStates.GridStates(ctx, site.GridRegion, req.From, req.To)
+		if err != nil {
+			return nil, nil, fmt.Errorf("oracle.Build: %w", err)
+		}
+		req.GridStates = states
 	}
 	readings, err := a.Readings.Readings(ctx, ids, req.From, req.To)
 	if err != nil {

@@ -53,6 +53,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	root.AddCommand(m.demoCommand(), m.ledgerCommand(), m.chaincodeCommand(), m.fabricCommand())
 	root.AddCommand(m.opsCommands()...)
 	root.AddCommand(m.simulateCommand())
+	root.AddCommand(m.gridDataCommands()...)
 	return root.ExecuteContext(ctx)
 }
 

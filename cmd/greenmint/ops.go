@@ -301,7 +301,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 	importCmd.Flags().StringVar(&file, "file", "", "readings.csv or readings.jsonl")
 	importCmd.Flags().StringVar(&asImport, "as", consortium.OracleAMSP+":oracle", "the oracle identity that reads meters from the ledger")
 
-	var site, from, to, instrument string
+	var site, from, to, instrument, datasetID, datasetVersion string
 	attest := withDir(&cobra.Command{
 		Use:   "attest",
 		Short: "Build, co-sign (with the workspace's second oracle) and submit an attestation for a site and period",
@@ -338,7 +338,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 				return greenmint.Errorf(greenmint.EINVALID, "--from and --to must be whole hours, RFC 3339 UTC")
 			}
 			res, err := sub.Attest(ctx, oracle.AttestRequest{SiteID: site, Instrument: greenmint.Instrument(instrument), From: f, To: t,
-				Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}})
+				Dataset: greenmint.DatasetPin{ID: datasetID, Version: datasetVersion}})
 			if err != nil {
 				return err
 			}
@@ -349,6 +349,8 @@ func (m *Main) opsCommands() []*cobra.Command {
 	attest.Flags().StringVar(&from, "from", "", "first hour, e.g. 2023-06-01T00:00:00Z")
 	attest.Flags().StringVar(&to, "to", "", "end hour (exclusive)")
 	attest.Flags().StringVar(&instrument, "instrument", "CO2E", "EAC or CO2E")
+	attest.Flags().StringVar(&datasetID, "dataset", refdata.DefaultDatasetID, "emission-factor dataset ID")
+	attest.Flags().StringVar(&datasetVersion, "dataset-version", refdata.DefaultDatasetVersion, "emission-factor dataset version")
 
 	var batchID string
 	batch := withDir(&cobra.Command{
@@ -548,7 +550,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 				return err
 			}
 			in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: 30 * time.Second}, nil)
-			cs := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: id}, OracleID: oracleIDOf(id.MSPID), Key: key}
+			cs := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: id}, OracleID: oracleIDOf(id.MSPID), Key: key}
 			log := slog.New(slog.NewTextHandler(m.Err, nil))
 			srv := &http.Server{Addr: listen, Handler: api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Cosigner: cs, Log: log}, in), ReadHeaderTimeout: 10 * time.Second}
 			token, _ := tokens.IssueToken("operator", 24*time.Hour)
@@ -599,8 +601,8 @@ func localSubmitter(l greenmint.Ledger, c *consortium.Consortium, db *store.DB) 
 		return nil, err
 	}
 	return &oracle.Submitter{
-		Attester: &oracle.Attester{Readings: db, Ledger: l, ID: idA}, Store: db, Ledger: l, ID: idA, OracleID: demo.OracleAID, Key: keyA,
-		Peers: []oracle.Cosigner{&oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: idB}, OracleID: demo.OracleBID, Key: keyB}},
+		Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: idA}, Store: db, Ledger: l, ID: idA, OracleID: demo.OracleAID, Key: keyA,
+		Peers: []oracle.Cosigner{&oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: idB}, OracleID: demo.OracleBID, Key: keyB}},
 	}, nil
 }
 

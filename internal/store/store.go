@@ -362,3 +362,40 @@ func (db *DB) Attestations(ctx context.Context, status string) ([]AttestationRec
 	}
 	return out, nil
 }
+
+type gridStateRow struct {
+	Region string `gorm:"column:region;primaryKey"`
+	Hour   int64  `gorm:"column:hour;primaryKey"`
+	State  string `gorm:"column:state"`
+}
+
+func (gridStateRow) TableName() string { return "grid_states" }
+
+// SaveGridStates stores a region's hourly grid states; a later import of
+// the same hour replaces the earlier one.
+func (db *DB) SaveGridStates(ctx context.Context, region string, states map[time.Time]string) error {
+	rows := make([]gridStateRow, 0, len(states))
+	for h, s := range states {
+		rows = append(rows, gridStateRow{Region: region, Hour: h.Unix(), State: s})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	err := db.gdb.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "region"}, {Name: "hour"}}, DoUpdates: clause.AssignmentColumns([]string{"state"}),
+	}).CreateInBatches(rows, 500).Error
+	return translate("store.SaveGridStates", err)
+}
+
+// GridStates returns a region's grid states for hours in [from, to).
+func (db *DB) GridStates(ctx context.Context, region string, from, to time.Time) (map[time.Time]string, error) {
+	var rows []gridStateRow
+	if err := db.gdb.WithContext(ctx).Where("region = ? AND hour >= ? AND hour < ?", region, from.Unix(), to.Unix()).Find(&rows).Error; err != nil {
+		return nil, translate("store.GridStates", err)
+	}
+	out := make(map[time.Time]string, len(rows))
+	for _, r := range rows {
+		out[time.Unix(r.Hour, 0).UTC()] = r.State
+	}
+	return out, nil
+}

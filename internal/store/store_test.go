@@ -61,7 +61,7 @@ func TestStore(t *testing.T) {
 			if n, _ := db.CountReadings(ctx); n != 1200 {
 				t.Fatalf("%d readings after a failed batch, want 1200", n)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 2 {
+			if v, err := db.Migrate(ctx); err != nil || v != 3 {
 				t.Fatalf("migrating again = %d, %v", v, err)
 			}
 		})
