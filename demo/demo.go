@@ -388,7 +388,7 @@ func Run(ctx context.Context, e *Env, out io.Writer) error {
 	if _, err := greenmint.SubmitJSON(ctx, e.Ledger, e.Buyer, greenmint.TxRetire, greenmint.RetireRequest{
 		Parts:       []greenmint.RetirePart{{BatchID: res.BatchID, Quantity: retire}},
 		Beneficiary: "Acme Offsets GmbH", Jurisdiction: "DE-BE", Purpose: greenmint.PurposeVoluntary, ReportingYear: 2023,
-		Reason: "2023 voluntary offset of office electricity", Idempotent: greenmint.Idempotent{IdempotencyKey: "demo-retire-1"},
+		Reason: "2023 voluntary offset of office electricity", Idempotent: greenmint.Idempotent{IdempotencyKey: "demo-retire-" + res.BatchID},
 	}, &st); err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, c, err := workspace{dir}.open()
+			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}

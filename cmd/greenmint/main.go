@@ -34,6 +34,9 @@ func main() {
 // run the real program in-process.
 type Main struct {
 	Out, Err io.Writer
+
+	ledgerKind string // --ledger: embedded (the workspace's) or fabric
+	connection string // --connection: the Fabric connection file
 }
 
 // NewMain returns the program writing to out and errOut.
@@ -50,6 +53,8 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	root.SetOut(m.Out)
 	root.SetErr(m.Err)
 	root.SetArgs(args)
+	root.PersistentFlags().StringVar(&m.ledgerKind, "ledger", "embedded", "the ledger: embedded (the workspace's) or fabric")
+	root.PersistentFlags().StringVar(&m.connection, "connection", ".fabric/connection.json", "with --ledger fabric: the connection file")
 	root.AddCommand(m.demoCommand(), m.ledgerCommand(), m.chaincodeCommand(), m.fabricCommand())
 	root.AddCommand(m.opsCommands()...)
 	root.AddCommand(m.simulateCommand())
@@ -58,7 +63,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 }
 
 func (m *Main) demoCommand() *cobra.Command {
-	var dir, ledgerKind, connection string
+	var dir string
 	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -70,19 +75,17 @@ func (m *Main) demoCommand() *cobra.Command {
 			"(see greenmint fabric up), as the identities the connection file points at.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch ledgerKind {
+			switch m.ledgerKind {
 			case "embedded":
 				return m.demoEmbedded(cmd.Context(), dir, keep)
 			case "fabric":
-				return m.demoFabric(cmd.Context(), connection)
+				return m.demoFabric(cmd.Context(), m.connection)
 			}
-			return greenmint.Errorf(greenmint.EINVALID, "--ledger must be embedded or fabric, not %q", ledgerKind)
+			return greenmint.Errorf(greenmint.EINVALID, "--ledger must be embedded or fabric, not %q", m.ledgerKind)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory for the network (must be empty or new); default a temporary one, removed afterwards")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary directory")
-	cmd.Flags().StringVar(&ledgerKind, "ledger", "embedded", "embedded or fabric")
-	cmd.Flags().StringVar(&connection, "connection", ".fabric/connection.json", "with --ledger fabric: the connection file")
 	return cmd
 }
 

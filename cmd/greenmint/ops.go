@@ -24,6 +24,7 @@ import (
 	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/ledger/fabric"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
 	"github.com/spf13/cobra"
@@ -64,17 +65,49 @@ func (s *oracleSettings) tokens() (api.TokenConfig, error) {
 	return api.TokenConfig{Secret: secret, Issuer: s.Issuer, Audience: s.Audience}, nil
 }
 
-// open opens the workspace's ledger and consortium.
-func (w workspace) open() (*embedded.Ledger, *consortium.Consortium, error) {
-	c, err := consortium.Load(filepath.Join(w.Dir, "organizations"))
-	if err != nil {
-		return nil, nil, err
+// ledgerConn is an open ledger of either kind.
+type ledgerConn interface {
+	greenmint.Ledger
+	Close() error
+}
+
+// openLedger opens the ledger the commands act on: the workspace's embedded
+// ledger, or with --ledger fabric the network the --connection file names
+// (its identities directory supplies the consortium).
+func (m *Main) openLedger(dir string) (ledgerConn, *consortium.Consortium, error) {
+	switch m.ledgerKind {
+	case "fabric":
+		conn, err := fabric.LoadConnection(m.connection)
+		if err != nil {
+			return nil, nil, err
+		}
+		c, err := consortium.Load(conn.Identities)
+		if err != nil {
+			return nil, nil, err
+		}
+		var events *greenmint.Identity
+		if conn.EventsMSPID != "" {
+			if events, err = c.Identity(conn.EventsMSPID, conn.EventsUser); err != nil {
+				return nil, nil, err
+			}
+		}
+		l, err := fabric.Open(*conn, events)
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, c, nil
+	case "embedded", "":
+		c, err := consortium.Load(filepath.Join(dir, "organizations"))
+		if err != nil {
+			return nil, nil, err
+		}
+		l, err := demo.OpenEmbedded(dir, embedded.Options{})
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, c, nil
 	}
-	l, err := demo.OpenEmbedded(w.Dir, embedded.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	return l, c, nil
+	return nil, nil, greenmint.Errorf(greenmint.EINVALID, "--ledger must be embedded or fabric, not %q", m.ledgerKind)
 }
 
 // identity resolves --as "MSP:user".
@@ -245,7 +278,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			w := workspace{dir}
-			l, c, err := w.open()
+			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}
@@ -309,7 +342,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			w := workspace{dir}
-			l, c, err := w.open()
+			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}
@@ -359,7 +392,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			l, c, err := workspace{dir}.open()
+			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}
@@ -393,7 +426,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			w := workspace{dir}
-			l, c, err := w.open()
+			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}
@@ -466,7 +499,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err := greenmint.DecodeStrict(raw, &reg); err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			l, c, err := workspace{dir}.open()
+			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}
@@ -528,7 +561,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, c, err := w.open()
+			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}

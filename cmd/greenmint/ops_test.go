@@ -19,15 +19,37 @@ import (
 // a reading's inclusion proof checked against the ledger.
 func TestOperatorFlow(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ws")
+	operatorFlow(t, dir, nil, func(run func(...string) string) { run("init", "--dir", dir) })
+}
+
+// TestOperatorFlowOnFabric runs the same commands with --ledger fabric on
+// the network make test-fabric started (GREENMINT_FABRIC_DIR).
+func TestOperatorFlowOnFabric(t *testing.T) {
+	net := os.Getenv("GREENMINT_FABRIC_DIR")
+	if net == "" {
+		t.Skip("GREENMINT_FABRIC_DIR is not set: make test-fabric runs this on a Fabric network")
+	}
+	dir := t.TempDir()
+	ledger := []string{"--ledger", "fabric", "--connection", filepath.Join(net, "connection.json")}
+	operatorFlow(t, dir, ledger, func(run func(...string) string) {
+		run(append([]string{"demo"}, ledger...)...) // bootstraps the ledger if it is not yet
+	})
+}
+
+func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...string) string)) {
 	mustRun := func(args ...string) string {
 		t.Helper()
+		args = append(args, ledger...)
 		out, err := run(t, args...)
 		if err != nil {
 			t.Fatalf("greenmint %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return out
 	}
-	mustRun("init", "--dir", dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	setup(mustRun)
 	keys := map[string]string{}
 	for _, m := range []string{"cons", "pv"} {
 		var k struct {
@@ -112,7 +134,7 @@ func TestOperatorFlow(t *testing.T) {
 	if out := mustRun("proof", "--dir", dir, "--batch", res.BatchID, "--meter", "S7-PV", "--seq", "13"); !strings.Contains(out, "(verified)") {
 		t.Fatalf("proof: %s", out)
 	}
-	if _, err := run(t, "attest", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z"); err == nil {
+	if _, err := run(t, append([]string{"attest", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z"}, ledger...)...); err == nil {
 		t.Fatal("attesting the same hours again minted")
 	}
 }

@@ -36,7 +36,7 @@ func (m *Main) simulateCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			l, cons, err := workspace{dir}.open()
+			l, cons, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}
