@@ -544,7 +544,9 @@ func (m *Main) opsCommands() []*cobra.Command {
 	register.Flags().StringVar(&asRegister, "as", consortium.MinerMSP+":miner", "the miner identity")
 	register.Flags().StringVar(&approveAs, "approve-as", "", "approve as this registry identity, e.g. RegistryMSP:registrar")
 
-	var listen string
+	var listen, peerURL, peerToken, attestStart, attestInstrument string
+	var attestSites []string
+	var attestEvery, attestLag time.Duration
 	oracleCmd := &cobra.Command{Use: "oracle", Short: "The oracle service"}
 	serve := withDir(&cobra.Command{
 		Use:   "serve",
@@ -590,6 +592,26 @@ func (m *Main) opsCommands() []*cobra.Command {
 			fmt.Fprintf(m.Out, "oracle %s serving on %s; a collector token valid for 24 h:\n%s\n", oracleIDOf(id.MSPID), listen, token)
 			errc := make(chan error, 1)
 			go func() { errc <- srv.ListenAndServe() }()
+			if len(attestSites) > 0 {
+				start, err := greenmint.ParseHour(attestStart)
+				if err != nil {
+					return fmt.Errorf("--attest-start: %w", err)
+				}
+				sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: id}, Store: db, Ledger: l, ID: id,
+					OracleID: oracleIDOf(id.MSPID), Key: key}
+				if peerURL != "" {
+					sub.Peers = append(sub.Peers, &api.HTTPCosigner{URL: peerURL, Token: peerToken})
+				}
+				sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: attestSites, Instrument: greenmint.Instrument(attestInstrument),
+					Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: start, Lag: attestLag}
+				go sched.Run(ctx, attestEvery, time.Now, func(o oracle.Outcome) {
+					if o.Err != nil {
+						log.Warn("scheduled attestation failed", "site", o.SiteID, "err", o.Err)
+						return
+					}
+					log.Info("scheduled attestation minted", "site", o.SiteID, "from", o.From, "to", o.To, "batch", o.Result.BatchID, "units", o.Result.Quantity)
+				})
+			}
 			select {
 			case err := <-errc:
 				return err
@@ -601,6 +623,13 @@ func (m *Main) opsCommands() []*cobra.Command {
 		},
 	})
 	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "listen address")
+	serve.Flags().StringSliceVar(&attestSites, "attest-site", nil, "attest this site's closed periods on a schedule (repeatable)")
+	serve.Flags().DurationVar(&attestEvery, "attest-every", time.Hour, "how often scheduled attestation runs")
+	serve.Flags().DurationVar(&attestLag, "attest-lag", 30*time.Minute, "how long after an hour closes its readings are awaited")
+	serve.Flags().StringVar(&attestStart, "attest-start", "2023-01-01T00:00:00Z", "where sites with no attestation yet begin")
+	serve.Flags().StringVar(&attestInstrument, "attest-instrument", "CO2E", "EAC or CO2E")
+	serve.Flags().StringVar(&peerURL, "peer", "", "a peer oracle's base URL, asked to co-sign")
+	serve.Flags().StringVar(&peerToken, "peer-token", os.Getenv("GREENMINT_PEER_TOKEN"), "a token the peer accepts [GREENMINT_PEER_TOKEN]")
 	serve.Flags().StringVar(&asServe, "as", consortium.OracleAMSP+":oracle", "the oracle's identity")
 	oracleCmd.AddCommand(serve)
 

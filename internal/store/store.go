@@ -399,3 +399,17 @@ func (db *DB) GridStates(ctx context.Context, region string, from, to time.Time)
 	}
 	return out, nil
 }
+
+// LastAttestedEnd returns the end of the latest period of a site this
+// oracle attested (signed or minted), or the zero time.
+func (db *DB) LastAttestedEnd(ctx context.Context, siteID string) (time.Time, error) {
+	var end sql.NullInt64
+	err := db.gdb.WithContext(ctx).Model(&attestationRow{}).Where("site_id = ?", siteID).Select("MAX(period_end)").Scan(&end).Error
+	if err != nil {
+		return time.Time{}, translate("store.LastAttestedEnd", err)
+	}
+	if !end.Valid {
+		return time.Time{}, nil
+	}
+	return time.Unix(end.Int64, 0).UTC(), nil
+}
