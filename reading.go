@@ -99,8 +99,8 @@ type MeterHead struct {
 	Known      bool // a reading was accepted before
 }
 
-// SeqKey names one reading of one meter.
-type SeqKey struct {
+// IntervalKey names one reading of one meter by its interval's start.
+type IntervalKey struct {
 	MeterID string
-	Seq     int64
+	Start   int64 // Unix seconds
 }

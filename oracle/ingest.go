@@ -14,7 +14,7 @@ import (
 // readingStore is where accepted readings go. *store.DB implements it.
 type readingStore interface {
 	Heads(ctx context.Context, meterIDs []string) (map[string]greenmint.MeterHead, error)
-	Digests(ctx context.Context, keys []greenmint.SeqKey) (map[greenmint.SeqKey][32]byte, error)
+	Digests(ctx context.Context, keys []greenmint.IntervalKey) (map[greenmint.IntervalKey][32]byte, error)
 	SaveReadings(ctx context.Context, readings []greenmint.Reading, digests [][32]byte, heads map[string]greenmint.MeterHead, received time.Time) error
 }
 
@@ -130,11 +130,17 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 	if err != nil {
 		return nil, fmt.Errorf("oracle.Ingest: %w", err)
 	}
-	var keys []greenmint.SeqKey
+	// A reading at or below its meter's head is a duplicate if the stored
+	// reading of the same interval is identical; otherwise a replay.
+	keyOf := func(r greenmint.Reading) greenmint.IntervalKey {
+		s, _ := greenmint.ParseTime(r.Start)
+		return greenmint.IntervalKey{MeterID: r.MeterID, Start: s.Unix()}
+	}
+	var keys []greenmint.IntervalKey
 	for i, p := range batch {
 		if res[i].Outcome == Accepted {
 			if h := heads[p.Reading.MeterID]; h.Known && p.Reading.Seq <= h.Seq {
-				keys = append(keys, greenmint.SeqKey{MeterID: p.Reading.MeterID, Seq: p.Reading.Seq})
+				keys = append(keys, keyOf(p.Reading))
 			}
 		}
 	}
@@ -142,7 +148,7 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 	if err != nil {
 		return nil, fmt.Errorf("oracle.Ingest: %w", err)
 	}
-	inBatch := map[greenmint.SeqKey][32]byte{}
+	inBatch := map[greenmint.IntervalKey][32]byte{}
 	changed := map[string]greenmint.MeterHead{}
 	var accepted []greenmint.Reading
 	var accDigests [][32]byte
@@ -150,20 +156,16 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 		if res[i].Outcome != Accepted {
 			continue
 		}
-		key := greenmint.SeqKey{MeterID: p.Reading.MeterID, Seq: p.Reading.Seq}
-		if d, ok := stored[key]; ok {
-			if d == digests[i] {
-				res[i].Outcome = Duplicate
-			} else {
-				res[i] = rejectResult(res[i], ReasonSequence, "a different reading with sequence %d of meter %s was already accepted", key.Seq, key.MeterID)
-			}
+		key := keyOf(p.Reading)
+		if d, ok := stored[key]; ok && d == digests[i] {
+			res[i].Outcome = Duplicate
 			continue
 		}
 		if d, ok := inBatch[key]; ok {
 			if d == digests[i] {
 				res[i].Outcome = Duplicate
 			} else {
-				res[i] = rejectResult(res[i], ReasonSequence, "the batch holds two different readings with sequence %d of meter %s", key.Seq, key.MeterID)
+				res[i] = rejectResult(res[i], ReasonSequence, "the batch holds two different readings of meter %s for %s", key.MeterID, p.Reading.Start)
 			}
 			continue
 		}

@@ -94,8 +94,8 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 // readingRow is a row of readings.
 type readingRow struct {
 	MeterID    string `gorm:"column:meter_id;primaryKey"`
-	Seq        int64  `gorm:"column:seq;primaryKey"`
-	StartAt    int64  `gorm:"column:start_at"`
+	Seq        int64  `gorm:"column:seq"`
+	StartAt    int64  `gorm:"column:start_at;primaryKey"`
 	EndAt      int64  `gorm:"column:end_at"`
 	EnergyWh   int64  `gorm:"column:energy_wh"`
 	RegisterWh int64  `gorm:"column:register_wh"`
@@ -181,23 +181,23 @@ func chunks[T any](xs []T, n int) [][]T {
 	return out
 }
 
-// Digests returns the stored digests of the readings named by keys that
-// exist.
-func (db *DB) Digests(ctx context.Context, keys []greenmint.SeqKey) (map[greenmint.SeqKey][32]byte, error) {
-	out := make(map[greenmint.SeqKey][32]byte, len(keys))
+// Digests returns the stored digests of the readings named by keys (meter
+// and interval start) that exist.
+func (db *DB) Digests(ctx context.Context, keys []greenmint.IntervalKey) (map[greenmint.IntervalKey][32]byte, error) {
+	out := make(map[greenmint.IntervalKey][32]byte, len(keys))
 	for _, chunk := range chunks(keys, 300) {
 		conds := make([][]any, len(chunk))
 		for i, k := range chunk {
-			conds[i] = []any{k.MeterID, k.Seq}
+			conds[i] = []any{k.MeterID, k.Start}
 		}
 		var rows []readingRow
-		if err := db.gdb.WithContext(ctx).Select("meter_id", "seq", "digest").Where("(meter_id, seq) IN ?", conds).Find(&rows).Error; err != nil {
+		if err := db.gdb.WithContext(ctx).Select("meter_id", "start_at", "digest").Where("(meter_id, start_at) IN ?", conds).Find(&rows).Error; err != nil {
 			return nil, translate("store.Digests", err)
 		}
 		for _, r := range rows {
 			var d [32]byte
 			copy(d[:], r.Digest)
-			out[greenmint.SeqKey{MeterID: r.MeterID, Seq: r.Seq}] = d
+			out[greenmint.IntervalKey{MeterID: r.MeterID, Start: r.StartAt}] = d
 		}
 	}
 	return out, nil
@@ -239,7 +239,7 @@ func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, di
 
 // insertRows is how many readings one INSERT statement carries: 9
 // parameters each, within SQLite's and PostgreSQL's parameter limits.
-const insertRows = 200
+const insertRows = 200 // 9 parameters each
 
 // insertReadings writes rows with multi-row INSERT statements, built once
 // per size, instead of gorm's per-row reflection: ingestion's hot path.

@@ -39,11 +39,12 @@ func TestStore(t *testing.T) {
 			if heads["M2"].Known {
 				t.Fatal("unknown meter has a head")
 			}
-			got, err := db.Digests(ctx, []greenmint.SeqKey{{MeterID: "M1", Seq: 7}, {MeterID: "M1", Seq: 9999}})
+			k7 := greenmint.IntervalKey{MeterID: "M1", Start: t0.Add(6 * 15 * time.Minute).Unix()}
+			got, err := db.Digests(ctx, []greenmint.IntervalKey{k7, {MeterID: "M1", Start: 1}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got) != 1 || got[greenmint.SeqKey{MeterID: "M1", Seq: 7}] != ds[6] {
+			if len(got) != 1 || got[k7] != ds[6] {
 				t.Fatalf("digests = %v", got)
 			}
 			window, err := db.Readings(ctx, []string{"M1"}, t0.Add(time.Hour), t0.Add(2*time.Hour))
@@ -61,7 +62,7 @@ func TestStore(t *testing.T) {
 			if n, _ := db.CountReadings(ctx); n != 1200 {
 				t.Fatalf("%d readings after a failed batch, want 1200", n)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 3 {
+			if v, err := db.Migrate(ctx); err != nil || v != 4 {
 				t.Fatalf("migrating again = %d, %v", v, err)
 			}
 		})
