@@ -304,12 +304,11 @@ type Change struct {
 // EventPayload is the payload of the one event every write transaction
 // emits: enough for a listener to rebuild what changed.
 type EventPayload struct {
-	TxID      string          `json:"tx_id"`
-	Function  string          `json:"function"`
-	Creator   string          `json:"creator"` // MSP ID
-	Timestamp string          `json:"timestamp"`
-	Result    json.RawMessage `json:"result"`
-	Changes   []Change        `json:"changes"`
+	TxID      string   `json:"tx_id"`
+	Function  string   `json:"function"`
+	Creator   string   `json:"creator"` // MSP ID
+	Timestamp string   `json:"timestamp"`
+	Changes   []Change `json:"changes"`
 }
 
 // IdemKey returns the request's idempotency key ("" for none).

@@ -466,7 +466,7 @@ func runWrite[R any](ctx contractapi.TransactionContextInterface, function, requ
 		return "", err
 	}
 	payload, err := json.Marshal(greenmint.EventPayload{
-		TxID: t.txID, Function: function, Creator: t.caller.MSPID, Timestamp: t.stamp(), Result: out, Changes: changes,
+		TxID: t.txID, Function: function, Creator: t.caller.MSPID, Timestamp: t.stamp(), Changes: changes,
 	})
 	if err != nil {
 		return "", fmt.Errorf("chaincode: encode event: %w", err)
