@@ -144,6 +144,18 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if m.ledgerKind == "fabric" {
+				// The network, its identities and its ledger exist already: only
+				// this oracle's settings and database are made.
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+				v, err := writeOracleFiles(ctx, dir)
+				if err != nil {
+					return err
+				}
+				return m.emit(asJSON, map[string]any{"dir": dir, "schema_version": v}, fmt.Sprintf("oracle workspace %s for the Fabric network: settings and database at schema %d", dir, v))
+			}
 			l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
 			if err != nil {
 				return err
@@ -156,21 +168,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err := e.Bootstrap(ctx); err != nil {
 				return err
 			}
-			secret := make([]byte, 32)
-			if _, err := rand.Read(secret); err != nil {
-				return err
-			}
-			s := oracleSettings{TokenSecret: hex.EncodeToString(secret), Issuer: "greenmint-oracle", Audience: "greenmint-oracle"}
-			raw, _ := json.MarshalIndent(s, "", "  ")
-			if err := os.WriteFile(filepath.Join(dir, "oracle.json"), raw, 0o600); err != nil {
-				return err
-			}
-			db, err := store.Open(workspace{dir}.dbPath())
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			v, err := db.Migrate(ctx)
+			v, err := writeOracleFiles(ctx, dir)
 			if err != nil {
 				return err
 			}
@@ -334,7 +332,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 	importCmd.Flags().StringVar(&file, "file", "", "readings.csv or readings.jsonl")
 	importCmd.Flags().StringVar(&asImport, "as", consortium.OracleAMSP+":oracle", "the oracle identity that reads meters from the ledger")
 
-	var site, from, to, instrument, datasetID, datasetVersion string
+	var site, from, to, instrument, datasetID, datasetVersion, attestPeer, attestPeerToken string
 	attest := withDir(&cobra.Command{
 		Use:   "attest",
 		Short: "Build, co-sign (with the workspace's second oracle) and submit an attestation for a site and period",
@@ -355,6 +353,10 @@ func (m *Main) opsCommands() []*cobra.Command {
 			sub, err := localSubmitter(l, c, db)
 			if err != nil {
 				return err
+			}
+			if attestPeer != "" {
+				// The peer oracle rebuilds from its own readings, in its own process.
+				sub.Peers = []oracle.Cosigner{&api.HTTPCosigner{URL: attestPeer, Token: attestPeerToken}}
 			}
 			if pending, err := db.Attestations(ctx, store.AttestationSigned); err == nil && len(pending) > 0 {
 				var ps []oracle.PendingAttestation
@@ -383,6 +385,8 @@ func (m *Main) opsCommands() []*cobra.Command {
 	attest.Flags().StringVar(&to, "to", "", "end hour (exclusive)")
 	attest.Flags().StringVar(&instrument, "instrument", "CO2E", "EAC or CO2E")
 	attest.Flags().StringVar(&datasetID, "dataset", refdata.DefaultDatasetID, "emission-factor dataset ID")
+	attest.Flags().StringVar(&attestPeer, "peer", "", "a peer oracle's base URL, asked to co-sign over HTTP (default: the workspace's second oracle, locally)")
+	attest.Flags().StringVar(&attestPeerToken, "peer-token", os.Getenv("GREENMINT_PEER_TOKEN"), "a token the peer accepts [GREENMINT_PEER_TOKEN]")
 	attest.Flags().StringVar(&datasetVersion, "dataset-version", refdata.DefaultDatasetVersion, "emission-factor dataset version")
 
 	var batchID string
@@ -634,6 +638,26 @@ func (m *Main) opsCommands() []*cobra.Command {
 	oracleCmd.AddCommand(serve)
 
 	return []*cobra.Command{initCmd, migrate, meter, register, importCmd, attest, batch, proof, oracleCmd}
+}
+
+// writeOracleFiles writes an oracle's settings (a fresh token secret) and
+// migrates its database in dir.
+func writeOracleFiles(ctx context.Context, dir string) (int64, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return 0, err
+	}
+	s := oracleSettings{TokenSecret: hex.EncodeToString(secret), Issuer: "greenmint-oracle", Audience: "greenmint-oracle"}
+	raw, _ := json.MarshalIndent(s, "", "  ")
+	if err := os.WriteFile(filepath.Join(dir, "oracle.json"), raw, 0o600); err != nil {
+		return 0, err
+	}
+	db, err := store.Open(workspace{dir}.dbPath())
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	return db.Migrate(ctx)
 }
 
 func oracleIDOf(msp string) string {
