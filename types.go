@@ -163,6 +163,16 @@ type DatasetContent struct {
 	// hourly series: for an attested hour of such a region, the hour's
 	// factor replaces the combined-margin factors.
 	HourlyFactors []HourlyFactor `json:"hourly_factors,omitempty"`
+	// AverageIntensity is each region's yearly average grid intensity
+	// (location-based, gCO2e/MWh), sorted by region: for reporting; the CO2E
+	// formula uses the combined margin.
+	AverageIntensity []RegionFactor `json:"average_intensity,omitempty"`
+}
+
+// RegionFactor is one number per grid region, gCO2e/MWh.
+type RegionFactor struct {
+	Region string `json:"region"`
+	Factor int64  `json:"g_per_mwh"`
 }
 
 // HourlyFactorFor finds a region's factor for an hour in a sorted series.

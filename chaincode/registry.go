@@ -121,6 +121,11 @@ func (t *txn) publishDataset(r *greenmint.PublishDatasetRequest) (any, error) {
 			return nil, greenmint.Errorf(greenmint.EINVALID, "lifecycle factors must be sorted and unique by technology")
 		}
 	}
+	for i, a := range d.AverageIntensity {
+		if a.Region == "" || a.Factor < 0 || (i > 0 && d.AverageIntensity[i-1].Region >= a.Region) {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "average intensity %d: regions must be non-empty, sorted and unique, factors non-negative", i)
+		}
+	}
 	for i, h := range d.HourlyFactors {
 		if _, err := greenmint.ParseHour(h.Hour); err != nil || h.Region == "" || h.Factor < 0 {
 			return nil, greenmint.Errorf(greenmint.EINVALID, "hourly factor %d: a region, an hour (RFC 3339 UTC) and a non-negative factor are required", i)

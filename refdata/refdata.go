@@ -142,6 +142,38 @@ func LifecycleFactors() ([]greenmint.LifecycleFactor, error) {
 	return out, nil
 }
 
+// AverageIntensity returns Ember's yearly average grid intensity per
+// country in gCO2e/MWh, keyed by the same grid regions as GridFactors (the
+// countries whose Ember name matches an IFI name), sorted by region.
+func AverageIntensity() ([]greenmint.RegionFactor, error) {
+	regions, err := readCSV("ifi_regions.csv", []string{"country", "region"})
+	if err != nil {
+		return nil, err
+	}
+	region := make(map[string]string, len(regions))
+	for _, r := range regions {
+		region[r[0]] = r[1]
+	}
+	rows, err := readCSV("ember_average_intensity.csv", []string{"key", "iso3", "country_or_region", "year", "g_per_kwh"})
+	if err != nil {
+		return nil, err
+	}
+	var out []greenmint.RegionFactor
+	for i, r := range rows {
+		reg, ok := region[r[2]]
+		if !ok || r[1] == "" {
+			continue // a region of several countries, or a name the IFI spells otherwise
+		}
+		f, err := ParseDecimal(r[4], 3)
+		if err != nil {
+			return nil, fmt.Errorf("refdata: Ember row %d: %w", i+2, err)
+		}
+		out = append(out, greenmint.RegionFactor{Region: reg, Factor: f})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Region < out[j].Region })
+	return out, nil
+}
+
 // Dataset names of the shipped default dataset.
 const (
 	DefaultDatasetID      = "IFI-IPCC"
@@ -159,10 +191,15 @@ func DefaultDataset() (greenmint.DatasetContent, error) {
 	if err != nil {
 		return greenmint.DatasetContent{}, err
 	}
+	avg, err := AverageIntensity()
+	if err != nil {
+		return greenmint.DatasetContent{}, err
+	}
 	return greenmint.DatasetContent{
-		ID: DefaultDatasetID, Version: DefaultDatasetVersion,
-		Source:           "UNFCCC/IFI TWG Default Grid Factors 2021 v3.1 (combined margin); IPCC AR5 WG III Annex III Table A.III.2 (lifecycle medians)",
-		License:          "CC BY-SA 4.0 (IFI factors); facts (IPCC)",
+		AverageIntensity: avg,
+		ID:               DefaultDatasetID, Version: DefaultDatasetVersion,
+		Source:           "UNFCCC/IFI TWG Default Grid Factors 2021 v3.1 (combined margin); IPCC AR5 WG III Annex III Table A.III.2 (lifecycle medians); Ember yearly average intensity (location-based)",
+		License:          "CC BY-SA 4.0 (IFI factors, Ember); facts (IPCC)",
 		GridFactors:      g,
 		LifecycleFactors: l,
 	}, nil

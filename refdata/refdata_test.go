@@ -66,4 +66,12 @@ func TestShippedData(t *testing.T) {
 	if len(ds.LifecycleFactors) != 13 || ds.LifecycleFactors[0].Technology != "biomass" {
 		t.Fatalf("lifecycle factors = %+v", ds.LifecycleFactors)
 	}
+	if len(ds.AverageIntensity) < 150 {
+		t.Fatalf("%d average intensities", len(ds.AverageIntensity))
+	}
+	for _, a := range ds.AverageIntensity {
+		if a.Region == "ES" && (a.Factor < 50_000 || a.Factor > 300_000) {
+			t.Fatalf("Spain's average intensity %d g/MWh is implausible", a.Factor)
+		}
+	}
 }

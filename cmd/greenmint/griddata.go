@@ -94,7 +94,7 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(workspace{dir}.dbPath())
+			db, err := store.Open(m.dsn(dir))
 			if err != nil {
 				return err
 			}

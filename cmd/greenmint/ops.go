@@ -27,6 +27,7 @@ import (
 	"github.com/greenmint/greenmint/ledger/fabric"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -44,6 +45,15 @@ type oracleSettings struct {
 }
 
 func (w workspace) dbPath() string { return filepath.Join(w.Dir, "oracle.db") }
+
+// dsn is the oracle's database: --db when given (a postgres:// DSN for
+// PostgreSQL), else the workspace's SQLite file.
+func (m *Main) dsn(dir string) string {
+	if m.db != "" {
+		return m.db
+	}
+	return workspace{dir}.dbPath()
+}
 
 func (w workspace) settings() (*oracleSettings, error) {
 	raw, err := os.ReadFile(filepath.Join(w.Dir, "oracle.json"))
@@ -150,7 +160,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return err
 				}
-				v, err := writeOracleFiles(ctx, dir)
+				v, err := m.writeOracleFiles(ctx, dir)
 				if err != nil {
 					return err
 				}
@@ -168,7 +178,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err := e.Bootstrap(ctx); err != nil {
 				return err
 			}
-			v, err := writeOracleFiles(ctx, dir)
+			v, err := m.writeOracleFiles(ctx, dir)
 			if err != nil {
 				return err
 			}
@@ -177,13 +187,12 @@ func (m *Main) opsCommands() []*cobra.Command {
 		},
 	})
 
-	var dsn string
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the database migrations (SQLite file or postgres:// DSN)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := store.Open(dsn)
+			db, err := store.Open(m.dsn(".data"))
 			if err != nil {
 				return err
 			}
@@ -195,7 +204,6 @@ func (m *Main) opsCommands() []*cobra.Command {
 			return m.emit(asJSON, map[string]any{"dialect": db.Dialect(), "version": v}, fmt.Sprintf("%s database at schema version %d", db.Dialect(), v))
 		},
 	}
-	migrate.Flags().StringVar(&dsn, "db", ".data/oracle.db", "SQLite file or postgres:// DSN")
 	migrate.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	var keyOut, keyFile, in, out string
@@ -275,7 +283,6 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			w := workspace{dir}
 			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
@@ -285,7 +292,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(w.dbPath())
+			db, err := store.Open(m.dsn(dir))
 			if err != nil {
 				return err
 			}
@@ -299,6 +306,10 @@ func (m *Main) opsCommands() []*cobra.Command {
 			}
 			in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: time.Minute}, nil)
 			total := &oracle.Summary{}
+			var bar *progressbar.ProgressBar
+			if !asJSON {
+				bar = progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(m.Err), progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount())
+			}
 			const chunk = 5000
 			for i := 0; i < len(rows); i += chunk {
 				part := rows[i:min(i+chunk, len(rows))]
@@ -313,8 +324,8 @@ func (m *Main) opsCommands() []*cobra.Command {
 				total.Duplicate += s.Duplicate
 				total.Rejected += s.Rejected
 				total.Results = append(total.Results, s.Results...)
-				if !asJSON {
-					fmt.Fprintf(m.Err, "\r%d/%d rows", min(i+chunk, len(rows)), len(rows))
+				if bar != nil {
+					_ = bar.Add(len(part))
 				}
 			}
 			if asJSON {
@@ -339,13 +350,12 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			w := workspace{dir}
 			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
 			}
 			defer l.Close()
-			db, err := store.Open(w.dbPath())
+			db, err := store.Open(m.dsn(dir))
 			if err != nil {
 				return err
 			}
@@ -391,7 +401,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 
 	var batchID string
 	batch := withDir(&cobra.Command{
-		Use:   "batch-show",
+		Use:   "show",
 		Short: "Show a batch, its attestation's totals and its history",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -429,7 +439,6 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			w := workspace{dir}
 			l, c, err := m.openLedger(dir)
 			if err != nil {
 				return err
@@ -447,7 +456,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: b.AttestationID}, &rec); err != nil {
 				return err
 			}
-			db, err := store.Open(w.dbPath())
+			db, err := store.Open(m.dsn(dir))
 			if err != nil {
 				return err
 			}
@@ -572,7 +581,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 				return err
 			}
 			defer l.Close()
-			db, err := store.Open(w.dbPath())
+			db, err := store.Open(m.dsn(dir))
 			if err != nil {
 				return err
 			}
@@ -637,12 +646,14 @@ func (m *Main) opsCommands() []*cobra.Command {
 	serve.Flags().StringVar(&asServe, "as", consortium.OracleAMSP+":oracle", "the oracle's identity")
 	oracleCmd.AddCommand(serve)
 
-	return []*cobra.Command{initCmd, migrate, meter, register, importCmd, attest, batch, proof, oracleCmd}
+	batchCmd := &cobra.Command{Use: "batch", Short: "Batches"}
+	batchCmd.AddCommand(batch)
+	return []*cobra.Command{initCmd, migrate, meter, register, importCmd, attest, batchCmd, proof, oracleCmd}
 }
 
 // writeOracleFiles writes an oracle's settings (a fresh token secret) and
 // migrates its database in dir.
-func writeOracleFiles(ctx context.Context, dir string) (int64, error) {
+func (m *Main) writeOracleFiles(ctx context.Context, dir string) (int64, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return 0, err
@@ -652,7 +663,7 @@ func writeOracleFiles(ctx context.Context, dir string) (int64, error) {
 	if err := os.WriteFile(filepath.Join(dir, "oracle.json"), raw, 0o600); err != nil {
 		return 0, err
 	}
-	db, err := store.Open(workspace{dir}.dbPath())
+	db, err := store.Open(m.dsn(dir))
 	if err != nil {
 		return 0, err
 	}

@@ -128,7 +128,7 @@ func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...
 	if res.BatchID != "EAC-ES-SITE0007-20230601-0001" || res.Quantity != matched {
 		t.Fatalf("minted %+v, want %d Wh", res, matched)
 	}
-	if out := mustRun("batch-show", "--dir", dir, "--id", res.BatchID); !strings.Contains(out, fmt.Sprintf("issued %d", matched)) {
+	if out := mustRun("batch", "show", "--dir", dir, "--id", res.BatchID); !strings.Contains(out, fmt.Sprintf("issued %d", matched)) {
 		t.Fatalf("batch-show: %s", out)
 	}
 	if out := mustRun("proof", "--dir", dir, "--batch", res.BatchID, "--meter", "S7-PV", "--seq", "13"); !strings.Contains(out, "(verified)") {

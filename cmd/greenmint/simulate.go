@@ -13,6 +13,7 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
+	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/simulate"
 	"github.com/spf13/cobra"
 )
@@ -26,9 +27,9 @@ var simMeters = []struct {
 }{{"PV", greenmint.MeterGeneration, "solar_pv_utility", 5_000_000}, {"WIND", greenmint.MeterGeneration, "wind_onshore", 3_000_000}, {"LOAD", greenmint.MeterConsumption, "", 4_000_000}}
 
 func (m *Main) simulateCommand() *cobra.Command {
-	var dir, site, url, token, from, faults string
+	var dir, site, url, token, from, faults, surplusFile string
 	var hours int
-	var loadW int64
+	var hashrate, efficiencyMJ int64
 	cmd := &cobra.Command{Use: "simulate", Short: "Virtual meters sending signed readings to an oracle"}
 	setup := &cobra.Command{
 		Use:   "setup",
@@ -96,8 +97,32 @@ func (m *Main) simulateCommand() *cobra.Command {
 			if faults != "" {
 				fl = strings.Split(faults, ",")
 			}
+			surplus := map[time.Time]bool{}
+			if surplusFile != "" {
+				f, err := os.Open(surplusFile)
+				if err != nil {
+					return greenmint.Errorf(greenmint.EINVALID, "%v", err)
+				}
+				states, err := oracle.ParseGridStates(f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+				for _, st := range states {
+					if st.State == greenmint.GridSurplus {
+						h, _ := greenmint.ParseHour(st.Hour)
+						surplus[h] = true
+					}
+				}
+			}
+			// The fleet's draw: TH/s × J/TH = W (efficiency given in mJ/TH).
+			loadW, err := greenmint.MulQty(hashrate, efficiencyMJ)
+			if err != nil {
+				return err
+			}
+			loadW /= 1000
 			rep, err := simulate.Run(c.Context(), simulate.Config{OracleURL: url, Token: token, Start: start, Hours: hours, Interval: 15 * time.Minute,
-				PV: meters["PV"], Wind: meters["WIND"], Load: meters["LOAD"], LoadW: loadW, CurtailPct: 40, Faults: fl})
+				PV: meters["PV"], Wind: meters["WIND"], Load: meters["LOAD"], LoadW: loadW, Surplus: surplus, CurtailPct: 40, Faults: fl})
 			if err != nil {
 				return err
 			}
@@ -114,7 +139,9 @@ func (m *Main) simulateCommand() *cobra.Command {
 	run.Flags().StringVar(&token, "token", os.Getenv("GREENMINT_TOKEN"), "a collector token (oracle serve prints one) [GREENMINT_TOKEN]")
 	run.Flags().StringVar(&from, "from", "2023-06-01T00:00:00Z", "first hour")
 	run.Flags().IntVar(&hours, "hours", 24, "hours to send")
-	run.Flags().Int64Var(&loadW, "load-w", 3_000_000, "the fleet's draw in W (hashrate × J/TH)")
+	run.Flags().Int64Var(&hashrate, "hashrate-ths", 150_000, "the fleet's hashrate, TH/s")
+	run.Flags().Int64Var(&efficiencyMJ, "efficiency-mj-per-th", 20_000, "the fleet's efficiency, millijoules per TH (20,000 = 20 J/TH); the load is hashrate × efficiency")
+	run.Flags().StringVar(&surplusFile, "surplus", "", "CSV "+oracle.GridStatesHeader+": the miner curtails to 40% in surplus hours")
 	run.Flags().StringVar(&faults, "faults", "", "comma-separated: gap,duplicate,replay,forged,clockjump")
 	cmd.AddCommand(setup, run)
 	return cmd
