@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,9 +16,7 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
-	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 )
 
@@ -36,23 +33,8 @@ func report(b *testing.B, name string, v float64, unit string) {
 func BenchmarkOracleIngest(b *testing.B) {
 	const meters, intervals, collectors = 1000, 40, 4
 	ctx := context.Background()
-	dir := b.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		b.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0001")
-	if err != nil {
-		b.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(b)
+	e, l, site, db := n.Env, n.Ledger, n.Site, n.DB
 	keys := make([]ed25519.PrivateKey, meters)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -76,14 +58,6 @@ func BenchmarkOracleIngest(b *testing.B) {
 	wg.Wait()
 	if failed.Load() > 0 {
 		b.Fatalf("%d meter registrations failed", failed.Load())
-	}
-	db, err := store.Open(filepath.Join(dir, "oracle.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
 	}
 	tokens := api.TokenConfig{Secret: []byte("bench-secret-bench-secret-bench!!"), Issuer: "oracle", Audience: "oracle"}
 	token, _ := tokens.IssueToken("bench", time.Hour)

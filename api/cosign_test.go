@@ -11,8 +11,8 @@ import (
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
 	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
 )
@@ -31,23 +31,8 @@ type twoOracles struct {
 func newTwoOracles(t *testing.T, bMisses int) *twoOracles {
 	t.Helper()
 	ctx := context.Background()
-	dir := t.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(t)
+	e, l, site := n.Env, n.Ledger, n.Site
 	period := demo.Period{Start: demo.DemoWeek.Start, Hours: 48}
 	readings, err := site.Readings(period)
 	if err != nil {
@@ -57,13 +42,9 @@ func newTwoOracles(t *testing.T, bMisses int) *twoOracles {
 	o := &twoOracles{env: e, site: site}
 	tokens := api.TokenConfig{Secret: []byte("peer-secret-peer-secret-peer-secr"), Issuer: "oracle-a", Audience: "oracle-b"}
 	for i, dst := range []**store.DB{&o.dbA, &o.dbB} {
-		db, err := store.Open(filepath.Join(dir, []string{"a.db", "b.db"}[i]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil {
-			t.Fatal(err)
+		db := n.DB
+		if i == 1 {
+			db = greenminttest.NewOracleDB(t, filepath.Join(n.Dir, "b.db"))
 		}
 		id := []*greenmint.Identity{e.OracleA, e.OracleB}[i]
 		in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: time.Minute}, now)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +14,8 @@ import (
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
 	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
 	"github.com/greenmint/greenmint/oracle"
 )
 
@@ -31,32 +30,8 @@ type oracleServer struct {
 
 func newOracleServer(tb testing.TB) *oracleServer {
 	tb.Helper()
-	ctx := context.Background()
-	dir := tb.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { l.Close() })
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(dir, "oracle.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(tb)
+	e, l, site, db := n.Env, n.Ledger, n.Site, n.DB
 	meters := &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}
 	tokens := api.TokenConfig{Secret: []byte("test-secret-test-secret-test-secret"), Issuer: "greenmint-oracle-a", Audience: "greenmint-oracle"}
 	in := oracle.NewIngester(db, meters, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
 )
@@ -24,35 +21,12 @@ import (
 // matched, the Merkle root computed. Median of three.
 func BenchmarkOracleAttest31d(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		b.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0031")
-	if err != nil {
-		b.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(b)
+	e, l, site, db := n.Env, n.Ledger, n.Site, n.DB
 	for _, id := range []string{site.Consumption, site.Generation} { // the site's own two meters do not report here
 		if _, err := greenmint.SubmitJSON(ctx, l, e.Registry, greenmint.TxSuspendMeter, greenmint.StatusRequest{ID: id, Reason: "replaced"}, nil); err != nil {
 			b.Fatal(err)
 		}
-	}
-	db, err := store.Open(filepath.Join(dir, "oracle.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
 	}
 	pv, err := refdata.AlmeriaPV()
 	if err != nil {

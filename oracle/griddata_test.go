@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
 )
@@ -64,23 +62,8 @@ func TestParseGridData(t *testing.T) {
 // and checks the CO2E quantity by hand; a tampered hourly factor is refused.
 func TestHourlyFactorsAndSurplusHours(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(t)
+	e, l, site := n.Env, n.Ledger, n.Site
 	day := demo.Period{Start: demo.DemoWeek.Start, Hours: 24}
 	var hourly strings.Builder
 	hourly.WriteString(oracle.HourlyFactorsHeader + "\n")
@@ -99,14 +82,7 @@ func TestHourlyFactorsAndSurplusHours(t *testing.T) {
 	if _, err := greenmint.SubmitJSON(ctx, l, e.Registry, greenmint.TxPublishDataset, greenmint.PublishDatasetRequest{Dataset: ds, SHA256: sum}, nil); err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(filepath.Join(dir, "oracle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := n.DB
 	surplus := day.Start.Add(12 * time.Hour)
 	if err := db.SaveGridStates(ctx, "ES", map[time.Time]string{surplus: greenmint.GridSurplus, day.Start: greenmint.GridNormal}); err != nil {
 		t.Fatal(err)

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
 )
@@ -22,35 +20,13 @@ import (
 // computation of package demo, and its readings commitment must prove.
 func TestReadingsToMint(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(t)
+	e, l, site := n.Env, n.Ledger, n.Site
 	ref, err := e.Attest(site, greenmint.CO2E, demo.DemoWeek, demo.OracleAID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.Open(filepath.Join(dir, "oracle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := n.DB
 	// The same signed readings the reference used, through ingestion.
 	readings, err := site.Readings(demo.DemoWeek)
 	if err != nil {

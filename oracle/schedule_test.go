@@ -2,45 +2,20 @@ package oracle_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
 )
 
 func TestSchedulerAttestsClosedPeriods(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(dir, "oracle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(t)
+	e, l, site, db := n.Env, n.Ledger, n.Site, n.DB
 	readings, _ := site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 48})
 	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
 	if _, err := in.Ingest(ctx, parsed(readings...)); err != nil {

@@ -4,38 +4,20 @@ import (
 	"context"
 	"crypto/ed25519"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
-	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/simulate"
 )
 
 func TestSimulatorFaults(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		t.Fatal(err)
-	}
-	site, err := e.RegisterSite(ctx, e.Miner, "SITE0077")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := greenminttest.NewNetwork(t)
+	e, l, site, db := n.Env, n.Ledger, n.Site, n.DB
 	meters := map[string]*simulate.Meter{}
 	for _, m := range []struct {
 		id, tech string
@@ -50,14 +32,6 @@ func TestSimulatorFaults(t *testing.T) {
 		if _, err := greenmint.SubmitJSON(ctx, l, e.Registry, greenmint.TxApproveMeter, greenmint.StatusRequest{ID: m.id}, nil); err != nil {
 			t.Fatal(err)
 		}
-	}
-	db, err := store.Open(filepath.Join(dir, "oracle.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
 	}
 	tokens := api.TokenConfig{Secret: []byte("sim-secret-sim-secret-sim-secret!"), Issuer: "o", Audience: "o"}
 	token, _ := tokens.IssueToken("simulator", time.Hour)

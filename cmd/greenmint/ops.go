@@ -406,19 +406,11 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			l, c, err := m.openLedger(dir)
+			l, id, b, err := m.readBatch(ctx, dir, asBatch, batchID)
 			if err != nil {
 				return err
 			}
 			defer l.Close()
-			id, err := identityOf(c, asBatch)
-			if err != nil {
-				return err
-			}
-			var b greenmint.Batch
-			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err != nil {
-				return err
-			}
 			var hist []greenmint.HistoryEntry
 			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryBatchHistory, greenmint.IDQuery{ID: batchID}, &hist); err != nil {
 				return err
@@ -439,19 +431,11 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			l, c, err := m.openLedger(dir)
+			l, id, b, err := m.readBatch(ctx, dir, asProof, batchID)
 			if err != nil {
 				return err
 			}
 			defer l.Close()
-			id, err := identityOf(c, asProof)
-			if err != nil {
-				return err
-			}
-			var b greenmint.Batch
-			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err != nil {
-				return err
-			}
 			var rec greenmint.AttestationRecord
 			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: b.AttestationID}, &rec); err != nil {
 				return err
@@ -649,6 +633,23 @@ func (m *Main) opsCommands() []*cobra.Command {
 	batchCmd := &cobra.Command{Use: "batch", Short: "Batches"}
 	batchCmd.AddCommand(batch)
 	return []*cobra.Command{initCmd, migrate, meter, register, importCmd, attest, batchCmd, proof, oracleCmd}
+}
+
+// readBatch opens the ledger and reads a batch as the identity as.
+func (m *Main) readBatch(ctx context.Context, dir, as, batchID string) (ledgerConn, *greenmint.Identity, *greenmint.Batch, error) {
+	l, c, err := m.openLedger(dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	id, err := identityOf(c, as)
+	if err == nil {
+		var b greenmint.Batch
+		if err = greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err == nil {
+			return l, id, &b, nil
+		}
+	}
+	l.Close()
+	return nil, nil, nil, err
 }
 
 // writeOracleFiles writes an oracle's settings (a fresh token secret) and
