@@ -37,14 +37,15 @@ fabric-up: build
 fabric-down: build
 	./$(BIN) fabric down --dir $(FABRIC_DIR)
 
-# The Ledger conformance suite and the end-to-end scenario on a real Fabric network.
+# The Ledger conformance suite and the end-to-end scenario on a real Fabric network. Packages run
+# one at a time: one test restarts a peer of the shared network.
 test-fabric:
 	@if [ -z "$(FABRIC_BIN)" ] || [ ! -x "$(FABRIC_BIN)/peer" ]; then \
 		echo "test-fabric: SKIPPED: FABRIC_BIN does not name a directory with Fabric v3.1 binaries (peer, orderer, configtxgen, osnadmin)"; \
 		exit 0; fi; \
 	$(MAKE) --no-print-directory fabric-down >/dev/null 2>&1; \
 	$(MAKE) --no-print-directory fabric-up || exit 1; \
-	GREENMINT_FABRIC_DIR=$(abspath $(FABRIC_DIR)) $(GO) test -count=1 -v -run 'Fabric|Connection' ./ledger/fabric/ ./cmd/greenmint/; rc=$$?; \
+	GREENMINT_FABRIC_DIR=$(abspath $(FABRIC_DIR)) $(GO) test -p 1 -count=1 -v -run 'Fabric|Connection' ./ledger/fabric/ ./cmd/greenmint/; rc=$$?; \
 	./$(BIN) demo --ledger fabric --connection $(FABRIC_DIR)/connection.json || rc=1; \
 	$(MAKE) --no-print-directory fabric-down; exit $$rc
 
