@@ -28,6 +28,7 @@ type BadBlockError struct {
 	Reason string
 }
 
+// Error says which block is bad and why.
 func (e *BadBlockError) Error() string { return fmt.Sprintf("block %d: %s", e.Number, e.Reason) }
 
 // Verify checks the whole chain of the ledger in dir: every block's number,
