@@ -3,6 +3,8 @@ package api_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -145,5 +147,52 @@ func TestCrashBetweenSigningAndSubmitting(t *testing.T) {
 	}
 	if b := o.batches(t); len(b) != 1 {
 		t.Fatalf("%d batches after two resumes, want 1", len(b))
+	}
+}
+
+// TestCosignEndpointRefusesBadInput sends the co-sign endpoint what a
+// misbehaving peer might: no token, a token for another service, a
+// malformed body, an attestation that does not check, a period that is not
+// whole hours. Each gets its code, and nothing is signed.
+func TestCosignEndpointRefusesBadInput(t *testing.T) {
+	o := newTwoOracles(t, 0)
+	ctx := context.Background()
+	a, _, err := o.attA.Build(ctx, o.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := *a
+	broken.Quantity++
+	other := api.TokenConfig{Secret: []byte("another-secret-another-secret-xx"), Issuer: "oracle-a", Audience: "oracle-b"}
+	foreign, _ := other.IssueToken("x", time.Hour)
+	tests := []struct {
+		name  string
+		token string
+		req   oracle.AttestRequest
+		att   *greenmint.Attestation
+		code  string
+	}{
+		{"no token", "", o.req, a, greenmint.EUNAUTHENTICATED},
+		{"token signed with another key", foreign, o.req, a, greenmint.EUNAUTHENTICATED},
+		{"attestation that does not check", o.peerB.Token, o.req, &broken, greenmint.EINVALID},
+		{"period not whole hours", o.peerB.Token, oracle.AttestRequest{SiteID: o.req.SiteID, Instrument: o.req.Instrument, From: o.req.From.Add(time.Minute), To: o.req.To, Dataset: o.req.Dataset}, a, greenmint.EINVALID},
+		{"unknown site", o.peerB.Token, oracle.AttestRequest{SiteID: "NOSITE", Instrument: o.req.Instrument, From: o.req.From, To: o.req.To, Dataset: o.req.Dataset}, a, greenmint.ENOTFOUND},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &api.HTTPCosigner{URL: o.peerB.URL, Token: tc.token}
+			_, err := c.Cosign(ctx, tc.req, tc.att)
+			if got := greenmint.ErrorCode(err); got != tc.code {
+				t.Fatalf("Cosign = %v, want %s", err, tc.code)
+			}
+		})
+	}
+	resp, err := http.Post(o.peerB.URL+"/v1/cosign", "application/json", strings.NewReader(`{"site_id":`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("malformed, unauthenticated body = %d", resp.StatusCode)
 	}
 }

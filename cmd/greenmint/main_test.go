@@ -74,6 +74,12 @@ func TestBadInvocations(t *testing.T) {
 	}{
 		{[]string{"ledger", "verify", "--dir", filepath.Join(t.TempDir(), "none")}, "no ledger"},
 		{[]string{"frobnicate"}, "unknown command"},
+		{[]string{"register", "--dir", filepath.Join(t.TempDir(), "none"), "--file", filepath.Join(t.TempDir(), "none.json")}, "registration file"},
+		{[]string{"import", "--dir", filepath.Join(t.TempDir(), "none"), "--file", "x.csv"}, "no consortium"},
+		{[]string{"attest", "--dir", filepath.Join(t.TempDir(), "none")}, "no consortium"},
+		{[]string{"demo", "--ledger", "quantum"}, "embedded or fabric"},
+		{[]string{"chaincode"}, "package ID is required"},
+		{[]string{"meter", "sign", "--key", filepath.Join(t.TempDir(), "none.key")}, "no such file"},
 		{[]string{"demo", "extra"}, "unknown command"},
 	}
 	for _, tc := range tests {
