@@ -814,7 +814,7 @@ func (n *Network) DeployPackage(ctx context.Context, name, packageID string) err
 // network: through the registry's peer, as the registry's users.
 func (n *Network) Connection(name string) fabric.Connection {
 	return fabric.Connection{
-		PeerEndpoint: n.peerAddr(PeerOrgs[0]), TLSRootCert: n.TLSRootCert(PeerOrgs[0]), ServerName: host(n.peerAddr(PeerOrgs[0])),
+		PeerEndpoint: n.peerAddr(PeerOrgs[0]), TLSRootCert: n.TLSRootCert(PeerOrgs[0]), ServerName: host(n.peerAddr(PeerOrgs[0])), MSPID: PeerOrgs[0],
 		Channel: ChannelID, Chaincode: name, Identities: n.OrgsDir(),
 		EventsMSPID: consortium.AuditorMSP, EventsUser: "auditor",
 	}

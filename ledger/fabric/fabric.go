@@ -43,6 +43,7 @@ type Connection struct {
 	PeerEndpoint   string `json:"peer_endpoint"`   // host:port of the gateway peer
 	TLSRootCert    string `json:"tls_root_cert"`   // PEM file of the CA that signed the peer's TLS certificate
 	ServerName     string `json:"server_name"`     // TLS server name to expect (default: the endpoint's host)
+	MSPID          string `json:"msp_id"`          // the gateway peer's organisation (default for events_msp_id)
 	Channel        string `json:"channel"`         // channel ID
 	Chaincode      string `json:"chaincode"`       // chaincode name
 	Identities     string `json:"identities"`      // directory of the organisations' MSP folders (consortium layout)
@@ -80,6 +81,9 @@ func (c *Connection) check() error {
 	}
 	if c.ConflictRetry == 0 {
 		c.ConflictRetry = 3
+	}
+	if c.EventsMSPID == "" {
+		c.EventsMSPID = c.MSPID
 	}
 	if c.TimeoutSeconds == 0 {
 		c.TimeoutSeconds = 30
