@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/consortium"
 	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/fabricnet"
-	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/fabric"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
@@ -187,50 +185,16 @@ func BenchmarkFabric(b *testing.B) {
 }
 
 // embeddedTransferTPS runs the embedded ledger's transfer load (128
-// clients) in the same process, for the ratio.
+// clients, the load of BenchmarkEmbeddedTransfer) in the same process, for
+// the ratio.
 func embeddedTransferTPS(b *testing.B) float64 {
-	ctx := context.Background()
-	members := append([]consortium.Member(nil), consortium.DemoMembers...)
-	const clients = 128
-	for i := 0; i < 2*clients; i++ {
-		members = append(members, consortium.Member{MSPID: fabricnet.TraderMSP(i), User: "trader", Role: greenmint.RoleBuyer})
+	const clients, perClient = 128, 100
+	n := greenminttest.NewTransferNet(b, clients)
+	elapsed, failed := n.Run(perClient)
+	if failed > 0 {
+		b.Fatalf("%d embedded transfers failed", failed)
 	}
-	l, c, err := demo.CreateEmbeddedWith(b.TempDir(), members, embedded.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	e, err := demo.NewEnv(l, c)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := e.Bootstrap(ctx); err != nil {
-		b.Fatal(err)
-	}
-	site, _ := e.RegisterSite(ctx, e.Miner, "SITE0001")
-	sa, _ := e.Attest(site, greenmint.EAC, demo.DemoWeek, demo.OracleAID, demo.OracleBID)
-	res, err := e.Mint(ctx, sa)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var senders, receivers []*greenmint.Identity
-	for i := 0; i < clients; i++ {
-		s, _ := c.Identity(fabricnet.TraderMSP(2*i), "trader")
-		r, _ := c.Identity(fabricnet.TraderMSP(2*i+1), "trader")
-		for _, id := range []*greenmint.Identity{s, r} {
-			if _, err := greenmint.SubmitJSON(ctx, l, id, greenmint.TxOpenAccount, greenmint.OpenAccountRequest{}, nil); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if _, err := greenmint.SubmitJSON(ctx, l, e.Miner, greenmint.TxTransfer, greenmint.TransferRequest{BatchID: res.BatchID, To: s.MSPID, Quantity: 100_000}, nil); err != nil {
-			b.Fatal(err)
-		}
-		senders, receivers = append(senders, s), append(receivers, r)
-	}
-	return load(b, clients, 100, func(cl, i int) error {
-		_, err := greenmint.SubmitJSON(ctx, l, senders[cl], greenmint.TxTransfer, greenmint.TransferRequest{BatchID: res.BatchID, To: receivers[cl].MSPID, Quantity: 1}, nil)
-		return err
-	})
+	return float64(clients*perClient) / elapsed.Seconds()
 }
 
 func port(addr string) int {
