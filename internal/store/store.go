@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
+	"github.com/libtnb/sqlite"
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/migrations"
 	"github.com/pressly/goose/v3"
@@ -33,7 +33,11 @@ type DB struct {
 
 // Open opens dsn: a postgres:// or postgresql:// URL for PostgreSQL,
 // anything else a SQLite file path. SQLite runs in WAL mode with full
-// fsync, so an acknowledged write survives a crash.
+// fsync, so an acknowledged write survives a crash; a 128 MiB page cache
+// keeps the meters' latest pages from spilling mid-transaction, statement
+// journals stay in memory, and the WAL is checkpointed every 10,000 pages
+// (a meter's latest page, rewritten by every batch, is copied once per
+// checkpoint): measured in BenchmarkSaveReadings, docs/benchmarks.md.
 func Open(dsn string) (*DB, error) {
 	var dial gorm.Dialector
 	dialect := "sqlite"
@@ -45,7 +49,7 @@ func Open(dsn string) (*DB, error) {
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		dial = sqlite.Open(dsn + sep + "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)")
+		dial = sqlite.Open(dsn + sep + "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-131072)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)")
 	}
 	gdb, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true})
 	if err != nil {
@@ -239,7 +243,7 @@ func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, di
 
 // insertRows is how many readings one INSERT statement carries: 9
 // parameters each, within SQLite's and PostgreSQL's parameter limits.
-const insertRows = 200 // 9 parameters each
+const insertRows = 200
 
 // insertReadings writes rows with multi-row INSERT statements, built once
 // per size, instead of gorm's per-row reflection: ingestion's hot path.
