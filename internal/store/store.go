@@ -11,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/libtnb/sqlite"
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/migrations"
+	"github.com/libtnb/sqlite"
 	"github.com/pressly/goose/v3"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -29,6 +31,9 @@ type DB struct {
 	gdb     *gorm.DB
 	sqlDB   *sql.DB
 	dialect string // "sqlite" or "postgres"
+
+	stmtMu sync.Mutex
+	stmts  map[statementKey]*sql.Stmt // the hot path's statements, prepared once
 }
 
 // Open opens dsn: a postgres:// or postgresql:// URL for PostgreSQL,
@@ -66,7 +71,15 @@ func Open(dsn string) (*DB, error) {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.sqlDB.Close() }
+func (db *DB) Close() error {
+	db.stmtMu.Lock()
+	for _, st := range db.stmts {
+		_ = st.Close()
+	}
+	db.stmts = nil
+	db.stmtMu.Unlock()
+	return db.sqlDB.Close()
+}
 
 // Dialect reports "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
@@ -208,8 +221,14 @@ func (db *DB) Digests(ctx context.Context, keys []greenmint.IntervalKey) (map[gr
 }
 
 // SaveReadings stores accepted readings (digests[i] is readings[i]'s) and
-// the meters' new heads in one transaction, in batches (no per-reading
-// round trips). Nothing is stored if anything fails.
+// the meters' new heads in one transaction, with multi-row statements (no
+// per-reading round trips). Nothing is stored if anything fails.
+//
+// This is ingestion's hot path, so it runs on gorm's connection pool with
+// statements prepared once per database: gorm prepares a statement inside
+// a transaction on that transaction alone and prepares it again in the
+// next. On SQLite the readings go in with INSERT OR ROLLBACK: a conflict
+// undoes the whole transaction, so SQLite keeps no statement journal.
 func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, digests [][32]byte, heads map[string]greenmint.MeterHead, received time.Time) error {
 	if len(readings) == 0 {
 		return nil
@@ -217,55 +236,147 @@ func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, di
 	if len(digests) != len(readings) {
 		return greenmint.Errorf(greenmint.EINTERNAL, "store.SaveReadings: %d digests for %d readings", len(digests), len(readings))
 	}
-	rows := make([]readingRow, len(readings))
+	args := make([]any, 0, readingColumns*len(readings))
 	for i, r := range readings {
 		row, err := toRow(r, digests[i], received)
 		if err != nil {
 			return err
 		}
-		rows[i] = row
+		args = append(args, row.MeterID, row.Seq, row.StartAt, row.EndAt, row.EnergyWh, row.RegisterWh, row.Signature, row.Digest, row.ReceivedAt)
 	}
-	hrows := make([]headRow, 0, len(heads))
+	hargs := make([]any, 0, headColumns*len(heads))
 	for id, h := range heads {
-		hrows = append(hrows, headRow{MeterID: id, LastSeq: h.Seq, LastEnd: h.End.Unix(), LastRegister: h.RegisterWh})
+		hargs = append(hargs, id, h.Seq, h.End.Unix(), h.RegisterWh)
 	}
-	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := insertReadings(tx, rows); err != nil {
-			return err
+	readingChunks, err := db.chunked(ctx, insertReadings, readingColumns, args)
+	if err != nil {
+		return translate("store.SaveReadings", err)
+	}
+	headChunks, err := db.chunked(ctx, upsertHeads, headColumns, hargs)
+	if err != nil {
+		return translate("store.SaveReadings", err)
+	}
+	tx, err := db.sqlDB.BeginTx(ctx, nil)
+	if err != nil {
+		return translate("store.SaveReadings", err)
+	}
+	for _, c := range append(readingChunks, headChunks...) {
+		if _, err := tx.StmtContext(ctx, c.stmt).ExecContext(ctx, c.args...); err != nil {
+			_ = tx.Rollback()
+			return translate("store.SaveReadings", err)
 		}
-		return tx.Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "meter_id"}},
-			DoUpdates: clause.AssignmentColumns([]string{"last_seq", "last_end", "last_register"}),
-		}).CreateInBatches(hrows, 500).Error
-	})
-	return translate("store.SaveReadings", err)
+	}
+	return translate("store.SaveReadings", tx.Commit())
 }
 
-// insertRows is how many readings one INSERT statement carries: 9
-// parameters each, within SQLite's and PostgreSQL's parameter limits.
-const insertRows = 200
+const (
+	readingColumns = 9
+	headColumns    = 4
+)
 
-// insertReadings writes rows with multi-row INSERT statements, built once
-// per size, instead of gorm's per-row reflection: ingestion's hot path.
-func insertReadings(tx *gorm.DB, rows []readingRow) error {
-	for len(rows) > 0 {
-		n := min(len(rows), insertRows)
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO readings (meter_id, seq, start_at, end_at, energy_wh, register_wh, signature, digest, received_at) VALUES ")
-		args := make([]any, 0, 9*n)
-		for i, r := range rows[:n] {
-			if i > 0 {
+// chunkRows are the row counts of the multi-row statements SaveReadings
+// prepares: a batch goes in as whole chunks of the largest, the rest in
+// smaller ones, so a handful of statements serve every batch size. 200 rows
+// of 9 parameters stay within SQLite's and PostgreSQL's parameter limits.
+var chunkRows = []int{200, 50, 10, 1}
+
+// statement names a multi-row statement of the hot path.
+type statement int
+
+const (
+	insertReadings statement = iota
+	upsertHeads
+)
+
+// sql returns the statement's text for n rows in dialect.
+func (st statement) sql(dialect string, n int) string {
+	switch st {
+	case insertReadings:
+		verb := "INSERT INTO"
+		if dialect == "sqlite" {
+			verb = "INSERT OR ROLLBACK INTO"
+		}
+		return verb + " readings (meter_id, seq, start_at, end_at, energy_wh, register_wh, signature, digest, received_at) VALUES " +
+			placeholders(dialect, n, readingColumns)
+	default:
+		return "INSERT INTO meter_heads (meter_id, last_seq, last_end, last_register) VALUES " + placeholders(dialect, n, headColumns) +
+			" ON CONFLICT (meter_id) DO UPDATE SET last_seq = excluded.last_seq, last_end = excluded.last_end, last_register = excluded.last_register"
+	}
+}
+
+// placeholders returns n parenthesised groups of cols parameters: ? for
+// SQLite, $1, $2, … for PostgreSQL.
+func placeholders(dialect string, n, cols int) string {
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteByte('(')
+		for j := 0; j < cols; j++ {
+			if j > 0 {
 				sb.WriteByte(',')
 			}
-			sb.WriteString("(?,?,?,?,?,?,?,?,?)")
-			args = append(args, r.MeterID, r.Seq, r.StartAt, r.EndAt, r.EnergyWh, r.RegisterWh, r.Signature, r.Digest, r.ReceivedAt)
+			if dialect == "postgres" {
+				sb.WriteString("$" + strconv.Itoa(i*cols+j+1))
+			} else {
+				sb.WriteByte('?')
+			}
 		}
-		if err := tx.Exec(sb.String(), args...).Error; err != nil {
-			return err
-		}
-		rows = rows[n:]
+		sb.WriteByte(')')
 	}
-	return nil
+	return sb.String()
+}
+
+type statementKey struct {
+	st   statement
+	rows int
+}
+
+// chunk is one execution of a multi-row statement: its prepared
+// statement and its arguments.
+type chunk struct {
+	stmt *sql.Stmt
+	args []any
+}
+
+// chunked splits args (cols values a row) into executions of st in chunks
+// of chunkRows, preparing what is not prepared yet. It runs before the
+// transaction begins: SQLite has one connection, which the transaction
+// then holds.
+func (db *DB) chunked(ctx context.Context, st statement, cols int, args []any) ([]chunk, error) {
+	var out []chunk
+	rows := len(args) / cols
+	for _, n := range chunkRows {
+		for rows >= n {
+			stmt, err := db.prepared(ctx, st, n)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, chunk{stmt: stmt, args: args[:n*cols]})
+			args, rows = args[n*cols:], rows-n
+		}
+	}
+	return out, nil
+}
+
+// prepared returns st for n rows, prepared on the database once.
+func (db *DB) prepared(ctx context.Context, st statement, n int) (*sql.Stmt, error) {
+	key := statementKey{st: st, rows: n}
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if stmt, ok := db.stmts[key]; ok {
+		return stmt, nil
+	}
+	stmt, err := db.sqlDB.PrepareContext(ctx, st.sql(db.dialect, n))
+	if err != nil {
+		return nil, err
+	}
+	if db.stmts == nil {
+		db.stmts = map[statementKey]*sql.Stmt{}
+	}
+	db.stmts[key] = stmt
+	return stmt, nil
 }
 
 // Readings returns the readings of the given meters whose intervals start
