@@ -41,6 +41,7 @@ const (
 	QueryGetAccount      = "GetAccount"
 	QueryGetSite         = "GetSite"
 	QueryGetMeter        = "GetMeter"
+	QueryGetMeters       = "GetMeters"
 	QueryGetOracle       = "GetOracle"
 	QueryListOracles     = "ListOracles"
 	QueryGetDataset      = "GetDataset"
@@ -220,6 +221,14 @@ type ResolveFlagRequest struct {
 type IDQuery struct {
 	ID string `json:"id"`
 }
+
+// IDsQuery names several objects by ID.
+type IDsQuery struct {
+	IDs []string `json:"ids"`
+}
+
+// MaxIDsPerQuery is how many IDs one IDsQuery may name.
+const MaxIDsPerQuery = 1000
 
 // DatasetQuery names one dataset version.
 type DatasetQuery struct {

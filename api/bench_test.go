@@ -61,7 +61,8 @@ func BenchmarkOracleIngest(b *testing.B) {
 	}
 	tokens := api.TokenConfig{Secret: []byte("bench-secret-bench-secret-bench!!"), Issuer: "oracle", Audience: "oracle"}
 	token, _ := tokens.IssueToken("bench", time.Hour)
-	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Hour}, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
+	ms := &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Hour}
+	in := oracle.NewIngester(db, ms, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
 	srv := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens}, in))
 	defer srv.Close()
 

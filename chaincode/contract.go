@@ -188,6 +188,13 @@ func (c *Contract) GetMeter(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryGetMeter, request, getOne[greenmint.Meter]("meter", kindMeter))
 }
 
+// GetMeters returns the meters of a list of IDs (at most
+// greenmint.MaxIDsPerQuery), leaving out those not registered: an oracle
+// learns a whole batch's meters in one evaluation.
+func (c *Contract) GetMeters(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QueryGetMeters, request, (*txn).getMeters)
+}
+
 // GetOracle returns an oracle registration.
 func (c *Contract) GetOracle(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryGetOracle, request, getOne[greenmint.OracleRegistration]("oracle", kindOracle))

@@ -270,3 +270,25 @@ func TestIdempotency(t *testing.T) {
 	w.mustCall(t, w.Buyer, greenmint.TxListForSale, greenmint.ListRequest{Idempotent: greenmint.Idempotent{IdempotencyKey: "order-17"}, BatchID: res.BatchID, Quantity: 1, PriceMinor: 1, Currency: "EUR"}, &lst)
 	w.checkR3(t, res.BatchID)
 }
+
+// GetMeters returns the registered meters of a list in one evaluation,
+// leaves out unregistered and impossible IDs, and refuses an empty or
+// oversized list.
+func TestGetMeters(t *testing.T) {
+	w := newWorld(t)
+	var got []greenmint.Meter
+	w.query(t, w.OracleA, greenmint.QueryGetMeters, greenmint.IDsQuery{IDs: []string{w.site.Consumption, "NOPE", "bad\x00id", "", w.site.Generation}}, &got)
+	if len(got) != 2 || got[0].ID != w.site.Consumption || got[1].ID != w.site.Generation || got[0].SiteID != w.site.ID {
+		t.Fatalf("GetMeters = %+v", got)
+	}
+	ctx := context.Background()
+	for name, ids := range map[string][]string{"empty": nil, "oversized": make([]string, greenmint.MaxIDsPerQuery+1)} {
+		err := greenmint.EvaluateJSON(ctx, w.Ledger, w.OracleA, greenmint.QueryGetMeters, greenmint.IDsQuery{IDs: ids}, &got)
+		if greenmint.ErrorCode(err) != greenmint.EINVALID {
+			t.Fatalf("%s: %v, want invalid", name, err)
+		}
+	}
+	if err := greenmint.EvaluateJSON(ctx, w.Ledger, w.OracleA, greenmint.QueryGetMeters, `{"ids":"M1"}`, &got); greenmint.ErrorCode(err) != greenmint.EINVALID {
+		t.Fatalf("malformed request: %v, want invalid", err)
+	}
+}

@@ -37,6 +37,28 @@ func getOne[T any](what, kind string) func(*txn, archive, *greenmint.IDQuery) (a
 	}
 }
 
+func (t *txn) getMeters(_ archive, q *greenmint.IDsQuery) (any, error) {
+	if len(q.IDs) == 0 {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "ids is required")
+	}
+	if len(q.IDs) > greenmint.MaxIDsPerQuery {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "%d ids; at most %d", len(q.IDs), greenmint.MaxIDsPerQuery)
+	}
+	out := make([]greenmint.Meter, 0, len(q.IDs))
+	for _, id := range q.IDs {
+		if _, err := key(kindMeter, id); err != nil || id == "" {
+			continue // no meter can have this ID: not registered
+		}
+		var m greenmint.Meter
+		if ok, err := t.get(&m, kindMeter, id); err != nil {
+			return nil, err
+		} else if ok {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
 func (t *txn) getPolicy(_ archive, _ *struct{}) (any, error) { return t.policy() }
 
 func (t *txn) getDataset(_ archive, q *greenmint.DatasetQuery) (any, error) {

@@ -14,15 +14,16 @@ import (
 // readingStore is where accepted readings go. *store.DB implements it.
 type readingStore interface {
 	Heads(ctx context.Context, meterIDs []string) (map[string]greenmint.MeterHead, error)
-	Digests(ctx context.Context, keys []greenmint.IntervalKey) (map[greenmint.IntervalKey][32]byte, error)
-	SaveReadings(ctx context.Context, readings []greenmint.Reading, digests [][32]byte, heads map[string]greenmint.MeterHead, received time.Time) error
+	Stored(ctx context.Context, keys []greenmint.IntervalKey) (map[greenmint.IntervalKey]greenmint.Reading, error)
+	SaveReadings(ctx context.Context, readings []greenmint.Reading, heads map[string]greenmint.MeterHead, received time.Time) error
 }
 
 // MeterSource gives the registry's view of meters and the tolerance on
 // physical bounds. LedgerMeters reads them from the ledger.
 type MeterSource interface {
-	// Meter returns a meter, or nil if it is not registered.
-	Meter(ctx context.Context, id string) (*greenmint.Meter, error)
+	// Meters returns the meters of ids; an ID that is not registered is
+	// missing from the map.
+	Meters(ctx context.Context, ids []string) (map[string]*greenmint.Meter, error)
 	// ToleranceBP returns the registry's tolerance in basis points.
 	ToleranceBP(ctx context.Context) (int64, error)
 }
@@ -74,23 +75,21 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 	if err != nil {
 		return nil, fmt.Errorf("oracle.Ingest: %w", err)
 	}
-	meters := map[string]*greenmint.Meter{}
+	seen := map[string]bool{}
+	var ids []string
 	for _, p := range batch {
-		if p.Err != nil {
-			continue
+		if p.Err == nil && !seen[p.Reading.MeterID] {
+			seen[p.Reading.MeterID] = true
+			ids = append(ids, p.Reading.MeterID)
 		}
-		if _, ok := meters[p.Reading.MeterID]; !ok {
-			m, err := in.meters.Meter(ctx, p.Reading.MeterID)
-			if err != nil {
-				return nil, fmt.Errorf("oracle.Ingest: %w", err)
-			}
-			meters[p.Reading.MeterID] = m
-		}
+	}
+	meters, err := in.meters.Meters(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("oracle.Ingest: %w", err)
 	}
 
 	// Phase 1, in parallel: everything that needs no history.
 	res := make([]Result, len(batch))
-	digests := make([][32]byte, len(batch))
 	var wg sync.WaitGroup
 	workers := runtime.GOMAXPROCS(0)
 	for w := 0; w < workers; w++ {
@@ -106,13 +105,6 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 				}
 				v := CheckStatic(p.Reading, meters[p.Reading.MeterID], tol, now)
 				res[i].Outcome, res[i].Reason, res[i].Message = v.Outcome, v.Reason, v.Message
-				if v.Outcome == Accepted {
-					d, err := Digest(p.Reading)
-					if err != nil {
-						res[i].Outcome, res[i].Reason, res[i].Message = Rejected, ReasonMalformed, err.Error()
-					}
-					digests[i] = d
-				}
 			}
 		}()
 	}
@@ -122,16 +114,12 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 	// duplicates, and the write.
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	var ids []string
-	for id := range meters {
-		ids = append(ids, id)
-	}
 	heads, err := in.store.Heads(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("oracle.Ingest: %w", err)
 	}
 	// A reading at or below its meter's head is a duplicate if the stored
-	// reading of the same interval is identical; otherwise a replay.
+	// reading of the same interval is Identical; otherwise a replay.
 	keyOf := func(r greenmint.Reading) greenmint.IntervalKey {
 		s, _ := greenmint.ParseTime(r.Start)
 		return greenmint.IntervalKey{MeterID: r.MeterID, Start: s.Unix()}
@@ -144,25 +132,24 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 			}
 		}
 	}
-	stored, err := in.store.Digests(ctx, keys)
+	stored, err := in.store.Stored(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("oracle.Ingest: %w", err)
 	}
-	inBatch := map[greenmint.IntervalKey][32]byte{}
+	inBatch := map[greenmint.IntervalKey]greenmint.Reading{}
 	changed := map[string]greenmint.MeterHead{}
 	var accepted []greenmint.Reading
-	var accDigests [][32]byte
 	for i, p := range batch {
 		if res[i].Outcome != Accepted {
 			continue
 		}
 		key := keyOf(p.Reading)
-		if d, ok := stored[key]; ok && d == digests[i] {
+		if r, ok := stored[key]; ok && Identical(r, p.Reading) {
 			res[i].Outcome = Duplicate
 			continue
 		}
-		if d, ok := inBatch[key]; ok {
-			if d == digests[i] {
+		if r, ok := inBatch[key]; ok {
+			if Identical(r, p.Reading) {
 				res[i].Outcome = Duplicate
 			} else {
 				res[i] = rejectResult(res[i], ReasonSequence, "the batch holds two different readings of meter %s for %s", key.MeterID, p.Reading.Start)
@@ -176,11 +163,10 @@ func (in *Ingester) Ingest(ctx context.Context, batch []Parsed) (*Summary, error
 		}
 		h := Advance(p.Reading)
 		heads[p.Reading.MeterID], changed[p.Reading.MeterID] = h, h
-		inBatch[key] = digests[i]
+		inBatch[key] = p.Reading
 		accepted = append(accepted, p.Reading)
-		accDigests = append(accDigests, digests[i])
 	}
-	if err := in.store.SaveReadings(ctx, accepted, accDigests, changed, now); err != nil {
+	if err := in.store.SaveReadings(ctx, accepted, changed, now); err != nil {
 		return nil, fmt.Errorf("oracle.Ingest: %w", err)
 	}
 	s := &Summary{Results: res}
@@ -220,31 +206,44 @@ type cachedMeter struct {
 	at time.Time
 }
 
-// Meter implements MeterSource.
-func (lm *LedgerMeters) Meter(ctx context.Context, id string) (*greenmint.Meter, error) {
+// Meters implements MeterSource: the meters it has not seen within TTL come
+// from the ledger in one GetMeters evaluation per greenmint.MaxIDsPerQuery.
+func (lm *LedgerMeters) Meters(ctx context.Context, ids []string) (map[string]*greenmint.Meter, error) {
+	out := make(map[string]*greenmint.Meter, len(ids))
+	var missing []string
 	lm.mu.Lock()
-	if c, ok := lm.cache[id]; ok && time.Since(c.at) < lm.TTL {
+	for _, id := range ids {
+		if c, ok := lm.cache[id]; ok && time.Since(c.at) < lm.TTL {
+			if c.m != nil {
+				out[id] = c.m
+			}
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	lm.mu.Unlock()
+	for len(missing) > 0 {
+		n := min(len(missing), greenmint.MaxIDsPerQuery)
+		var found []greenmint.Meter
+		if err := greenmint.EvaluateJSON(ctx, lm.Ledger, lm.ID, greenmint.QueryGetMeters, greenmint.IDsQuery{IDs: missing[:n]}, &found); err != nil {
+			return nil, err
+		}
+		at := time.Now()
+		lm.mu.Lock()
+		if lm.cache == nil {
+			lm.cache = map[string]cachedMeter{}
+		}
+		for _, id := range missing[:n] {
+			lm.cache[id] = cachedMeter{at: at} // not registered, unless found below
+		}
+		for i := range found {
+			m := &found[i]
+			lm.cache[m.ID], out[m.ID] = cachedMeter{m: m, at: at}, m
+		}
 		lm.mu.Unlock()
-		return c.m, nil
+		missing = missing[n:]
 	}
-	lm.mu.Unlock()
-	var m greenmint.Meter
-	err := greenmint.EvaluateJSON(ctx, lm.Ledger, lm.ID, greenmint.QueryGetMeter, greenmint.IDQuery{ID: id}, &m)
-	var mp *greenmint.Meter
-	switch {
-	case err == nil:
-		mp = &m
-	case greenmint.ErrorCode(err) == greenmint.ENOTFOUND || greenmint.ErrorCode(err) == greenmint.EINVALID:
-	default:
-		return nil, err
-	}
-	lm.mu.Lock()
-	if lm.cache == nil {
-		lm.cache = map[string]cachedMeter{}
-	}
-	lm.cache[id] = cachedMeter{m: mp, at: time.Now()}
-	lm.mu.Unlock()
-	return mp, nil
+	return out, nil
 }
 
 // ToleranceBP implements MeterSource.

@@ -13,8 +13,16 @@ import (
 // fakeMeters is a hand-written MeterSource.
 type fakeMeters map[string]*greenmint.Meter
 
-func (f fakeMeters) Meter(_ context.Context, id string) (*greenmint.Meter, error) { return f[id], nil }
-func (f fakeMeters) ToleranceBP(context.Context) (int64, error)                   { return 500, nil }
+func (f fakeMeters) Meters(_ context.Context, ids []string) (map[string]*greenmint.Meter, error) {
+	out := map[string]*greenmint.Meter{}
+	for _, id := range ids {
+		if m, ok := f[id]; ok {
+			out[id] = m
+		}
+	}
+	return out, nil
+}
+func (f fakeMeters) ToleranceBP(context.Context) (int64, error) { return 500, nil }
 
 func parsed(rs ...greenmint.Reading) []oracle.Parsed {
 	out := make([]oracle.Parsed, len(rs))

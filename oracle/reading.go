@@ -3,7 +3,6 @@ package oracle
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
@@ -178,16 +177,17 @@ func reject(reason, format string, args ...any) Verdict {
 	return Verdict{Outcome: Rejected, Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 
-// Digest returns the SHA-256 of a reading's canonical encoding, signature
-// included: what makes two readings "identical".
-func Digest(r greenmint.Reading) ([32]byte, error) {
-	return sha256.Sum256(greenmint.CanonicalReading(r)), nil
+// Identical reports whether two readings have the same canonical encoding,
+// signature included: a reading sent again is a duplicate only if it is
+// identical to the stored one.
+func Identical(a, b greenmint.Reading) bool {
+	return bytes.Equal(greenmint.CanonicalReading(a), greenmint.CanonicalReading(b))
 }
 
 // Check applies R6 to one reading of a meter whose last accepted reading is
 // head: CheckStatic, then CheckSequence. It is pure: the caller looks up
-// duplicates (a sequence at or below the head whose stored digest equals
-// this reading's) before calling it.
+// duplicates (a sequence at or below the head whose stored reading is
+// Identical) before calling it.
 func Check(r greenmint.Reading, m *greenmint.Meter, head Head, toleranceBP int64, now time.Time) Verdict {
 	if v := CheckStatic(r, m, toleranceBP, now); v.Outcome != Accepted {
 		return v

@@ -32,7 +32,6 @@ func BenchmarkSaveReadings(b *testing.B) {
 	for n := 0; n < b.N; n++ {
 		b.StopTimer()
 		rs := make([]greenmint.Reading, 0, meters*perMeter)
-		ds := make([][32]byte, 0, meters*perMeter)
 		heads := map[string]greenmint.MeterHead{}
 		for iv := 0; iv < perMeter; iv++ {
 			seq := int64(n*perMeter + iv + 1)
@@ -40,13 +39,12 @@ func BenchmarkSaveReadings(b *testing.B) {
 			for m := 0; m < meters; m++ {
 				id := fmt.Sprintf("M%04d", m)
 				rs = append(rs, reading(id, seq, start))
-				ds = append(ds, [32]byte{byte(m), byte(seq)})
 				heads[id] = greenmint.MeterHead{Seq: seq, End: start.Add(15 * time.Minute), RegisterWh: 100 * seq, Known: true}
 			}
 		}
 		c0 := cpuTime()
 		b.StartTimer()
-		if err := db.SaveReadings(ctx, rs, ds, heads, t0); err != nil {
+		if err := db.SaveReadings(ctx, rs, heads, t0); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

@@ -5,12 +5,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,7 +119,6 @@ type readingRow struct {
 	EnergyWh   int64  `gorm:"column:energy_wh"`
 	RegisterWh int64  `gorm:"column:register_wh"`
 	Signature  []byte `gorm:"column:signature"`
-	Digest     []byte `gorm:"column:digest"`
 	ReceivedAt int64  `gorm:"column:received_at"`
 }
 
@@ -132,7 +133,7 @@ type headRow struct {
 
 func (headRow) TableName() string { return "meter_heads" }
 
-func toRow(r greenmint.Reading, digest [32]byte, received time.Time) (readingRow, error) {
+func toRow(r greenmint.Reading, received time.Time) (readingRow, error) {
 	s, err := greenmint.ParseTime(r.Start)
 	if err != nil {
 		return readingRow{}, err
@@ -142,7 +143,7 @@ func toRow(r greenmint.Reading, digest [32]byte, received time.Time) (readingRow
 		return readingRow{}, err
 	}
 	return readingRow{MeterID: r.MeterID, Seq: r.Seq, StartAt: s.Unix(), EndAt: e.Unix(), EnergyWh: r.EnergyWh, RegisterWh: r.RegisterWh,
-		Signature: r.Signature, Digest: digest[:], ReceivedAt: received.Unix()}, nil
+		Signature: r.Signature, ReceivedAt: received.Unix()}, nil
 }
 
 func fromRow(row readingRow) greenmint.Reading {
@@ -198,30 +199,27 @@ func chunks[T any](xs []T, n int) [][]T {
 	return out
 }
 
-// Digests returns the stored digests of the readings named by keys (meter
-// and interval start) that exist.
-func (db *DB) Digests(ctx context.Context, keys []greenmint.IntervalKey) (map[greenmint.IntervalKey][32]byte, error) {
-	out := make(map[greenmint.IntervalKey][32]byte, len(keys))
+// Stored returns the stored readings named by keys (meter and interval
+// start) that exist.
+func (db *DB) Stored(ctx context.Context, keys []greenmint.IntervalKey) (map[greenmint.IntervalKey]greenmint.Reading, error) {
+	out := make(map[greenmint.IntervalKey]greenmint.Reading, len(keys))
 	for _, chunk := range chunks(keys, 300) {
 		conds := make([][]any, len(chunk))
 		for i, k := range chunk {
-			conds[i] = []any{k.MeterID, k.Start}
+			conds[i] = []any{k.Start, k.MeterID}
 		}
 		var rows []readingRow
-		if err := db.gdb.WithContext(ctx).Select("meter_id", "start_at", "digest").Where("(meter_id, start_at) IN ?", conds).Find(&rows).Error; err != nil {
-			return nil, translate("store.Digests", err)
+		if err := db.gdb.WithContext(ctx).Where("(start_at, meter_id) IN ?", conds).Find(&rows).Error; err != nil {
+			return nil, translate("store.Stored", err)
 		}
 		for _, r := range rows {
-			var d [32]byte
-			copy(d[:], r.Digest)
-			out[greenmint.IntervalKey{MeterID: r.MeterID, Start: r.StartAt}] = d
+			out[greenmint.IntervalKey{MeterID: r.MeterID, Start: r.StartAt}] = fromRow(r)
 		}
 	}
 	return out, nil
 }
 
-// SaveReadings stores accepted readings (digests[i] is readings[i]'s) and
-// the meters' new heads in one transaction, with multi-row statements (no
+// SaveReadings stores accepted readings and the meters' new heads in one transaction, with multi-row statements (no
 // per-reading round trips). Nothing is stored if anything fails.
 //
 // This is ingestion's hot path, so it runs on gorm's connection pool with
@@ -229,20 +227,29 @@ func (db *DB) Digests(ctx context.Context, keys []greenmint.IntervalKey) (map[gr
 // a transaction on that transaction alone and prepares it again in the
 // next. On SQLite the readings go in with INSERT OR ROLLBACK: a conflict
 // undoes the whole transaction, so SQLite keeps no statement journal.
-func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, digests [][32]byte, heads map[string]greenmint.MeterHead, received time.Time) error {
+func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, heads map[string]greenmint.MeterHead, received time.Time) error {
 	if len(readings) == 0 {
 		return nil
 	}
-	if len(digests) != len(readings) {
-		return greenmint.Errorf(greenmint.EINTERNAL, "store.SaveReadings: %d digests for %d readings", len(digests), len(readings))
-	}
-	args := make([]any, 0, readingColumns*len(readings))
+	rows := make([]readingRow, len(readings))
 	for i, r := range readings {
-		row, err := toRow(r, digests[i], received)
+		row, err := toRow(r, received)
 		if err != nil {
 			return err
 		}
-		args = append(args, row.MeterID, row.Seq, row.StartAt, row.EndAt, row.EnergyWh, row.RegisterWh, row.Signature, row.Digest, row.ReceivedAt)
+		rows[i] = row
+	}
+	// In key order (SQLite's: start, then meter), consecutive rows land on
+	// the same B-tree page.
+	slices.SortFunc(rows, func(a, b readingRow) int {
+		if c := cmp.Compare(a.StartAt, b.StartAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.MeterID, b.MeterID)
+	})
+	args := make([]any, 0, readingColumns*len(readings))
+	for _, row := range rows {
+		args = append(args, row.MeterID, row.Seq, row.StartAt, row.EndAt, row.EnergyWh, row.RegisterWh, row.Signature, row.ReceivedAt)
 	}
 	hargs := make([]any, 0, headColumns*len(heads))
 	for id, h := range heads {
@@ -270,14 +277,14 @@ func (db *DB) SaveReadings(ctx context.Context, readings []greenmint.Reading, di
 }
 
 const (
-	readingColumns = 9
+	readingColumns = 8
 	headColumns    = 4
 )
 
 // chunkRows are the row counts of the multi-row statements SaveReadings
 // prepares: a batch goes in as whole chunks of the largest, the rest in
 // smaller ones, so a handful of statements serve every batch size. 200 rows
-// of 9 parameters stay within SQLite's and PostgreSQL's parameter limits.
+// of 8 parameters stay within SQLite's and PostgreSQL's parameter limits.
 var chunkRows = []int{200, 50, 10, 1}
 
 // statement names a multi-row statement of the hot path.
@@ -296,7 +303,7 @@ func (st statement) sql(dialect string, n int) string {
 		if dialect == "sqlite" {
 			verb = "INSERT OR ROLLBACK INTO"
 		}
-		return verb + " readings (meter_id, seq, start_at, end_at, energy_wh, register_wh, signature, digest, received_at) VALUES " +
+		return verb + " readings (meter_id, seq, start_at, end_at, energy_wh, register_wh, signature, received_at) VALUES " +
 			placeholders(dialect, n, readingColumns)
 	default:
 		return "INSERT INTO meter_heads (meter_id, last_seq, last_end, last_register) VALUES " + placeholders(dialect, n, headColumns) +
@@ -381,11 +388,23 @@ func (db *DB) prepared(ctx context.Context, st statement, n int) (*sql.Stmt, err
 
 // Readings returns the readings of the given meters whose intervals start
 // in [from, to), ordered by meter and start.
+//
+// SQLite keys readings by start, then meter (migration 00005), so it seeks
+// each meter's intervals on the 5-minute grid every resolution is aligned
+// to instead of scanning every meter's readings of the period; PostgreSQL
+// keys them by meter, then start, and reads each meter's range.
 func (db *DB) Readings(ctx context.Context, meterIDs []string, from, to time.Time) ([]greenmint.Reading, error) {
 	var rows []readingRow
-	err := db.gdb.WithContext(ctx).Where("meter_id IN ? AND start_at >= ? AND start_at < ?", meterIDs, from.Unix(), to.Unix()).
-		Order("meter_id, start_at").Find(&rows).Error
-	if err != nil {
+	q := db.gdb.WithContext(ctx)
+	if db.dialect == "sqlite" {
+		start, end := alignedStart(from), to.Unix()
+		q = q.Raw(`WITH RECURSIVE grid(t) AS (SELECT ? WHERE ? < ? UNION ALL SELECT t + 300 FROM grid WHERE t + 300 < ?)
+SELECT r.* FROM grid JOIN readings r ON r.start_at = grid.t AND r.meter_id IN ? ORDER BY r.meter_id, r.start_at`,
+			start, start, end, end, meterIDs)
+	} else {
+		q = q.Where("meter_id IN ? AND start_at >= ? AND start_at < ?", meterIDs, from.Unix(), to.Unix()).Order("meter_id, start_at")
+	}
+	if err := q.Find(&rows).Error; err != nil {
 		return nil, translate("store.Readings", err)
 	}
 	out := make([]greenmint.Reading, len(rows))
@@ -393,6 +412,15 @@ func (db *DB) Readings(ctx context.Context, meterIDs []string, from, to time.Tim
 		out[i] = fromRow(r)
 	}
 	return out, nil
+}
+
+// alignedStart returns the first start on the 5-minute grid at or after t.
+func alignedStart(t time.Time) int64 {
+	u := t.Unix()
+	if r := ((u % 300) + 300) % 300; r != 0 {
+		u += 300 - r
+	}
+	return u
 }
 
 // CountReadings returns how many readings are stored.
