@@ -97,3 +97,30 @@ func TestIngest(t *testing.T) {
 		})
 	}
 }
+
+// LedgerMeters answers from the ledger, leaves out unregistered meters,
+// keeps what it read for TTL and reads again after it: a suspension shows
+// once the TTL has passed.
+func TestLedgerMeters(t *testing.T) {
+	n := greenminttest.NewNetwork(t)
+	ctx := context.Background()
+	lm := &oracle.LedgerMeters{Ledger: n.Ledger, ID: n.Env.OracleA, TTL: time.Hour}
+	ids := []string{n.Site.Consumption, "UNKNOWN", n.Site.Generation}
+	got, err := lm.Meters(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[n.Site.Consumption].Status != greenmint.StatusApproved || got["UNKNOWN"] != nil {
+		t.Fatalf("Meters = %+v", got)
+	}
+	if _, err := greenmint.SubmitJSON(ctx, n.Ledger, n.Env.Registry, greenmint.TxSuspendMeter, greenmint.StatusRequest{ID: n.Site.Consumption, Reason: "test"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := lm.Meters(ctx, ids); got[n.Site.Consumption].Status != greenmint.StatusApproved {
+		t.Fatal("a cached meter was read again within the TTL")
+	}
+	lm.TTL = 0
+	if got, _ := lm.Meters(ctx, ids); got[n.Site.Consumption].Status != greenmint.StatusSuspended || len(got) != 2 {
+		t.Fatalf("after the TTL: %+v", got)
+	}
+}

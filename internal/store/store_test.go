@@ -53,13 +53,28 @@ func TestStore(t *testing.T) {
 			if len(window) != 4 || window[0].Seq != 5 || window[0].Start != "2023-06-01T01:00:00Z" {
 				t.Fatalf("readings of 01:00–02:00 = %+v", window)
 			}
+			// Unaligned bounds, an empty period and a meter of another resolution.
+			five := greenmint.Reading{MeterID: "M5", Seq: 1, Start: greenmint.FormatTime(t0.Add(20 * time.Minute)), End: greenmint.FormatTime(t0.Add(25 * time.Minute)), EnergyWh: 1, RegisterWh: 1, Signature: make([]byte, 64)}
+			if err := db.SaveReadings(ctx, []greenmint.Reading{five}, nil, t0); err != nil {
+				t.Fatal(err)
+			}
+			window, err = db.Readings(ctx, []string{"M5", "M1"}, t0.Add(2*time.Minute), t0.Add(31*time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(window) != 3 || window[0].Start != "2023-06-01T00:15:00Z" || window[1].Start != "2023-06-01T00:30:00Z" || window[2].MeterID != "M5" {
+				t.Fatalf("readings of 00:02–00:31 = %+v", window)
+			}
+			if empty, err := db.Readings(ctx, []string{"M1"}, t0.Add(time.Hour), t0.Add(time.Hour)); err != nil || len(empty) != 0 {
+				t.Fatalf("empty period = %+v, %v", empty, err)
+			}
 			// Storing the same reading twice is a conflict and stores nothing of the batch.
 			err = db.SaveReadings(ctx, []greenmint.Reading{reading("M2", 1, t0), rs[0]}, nil, t0)
 			if greenmint.ErrorCode(err) != greenmint.ECONFLICT {
 				t.Fatalf("duplicate insert = %v, want conflict", err)
 			}
-			if n, _ := db.CountReadings(ctx); n != 1200 {
-				t.Fatalf("%d readings after a failed batch, want 1200", n)
+			if n, _ := db.CountReadings(ctx); n != 1201 {
+				t.Fatalf("%d readings after a failed batch, want 1201", n)
 			}
 			if v, err := db.Migrate(ctx); err != nil || v != 5 {
 				t.Fatalf("migrating again = %d, %v", v, err)
