@@ -89,3 +89,25 @@ func TestBadInvocations(t *testing.T) {
 		}
 	}
 }
+
+// `greenmint migrate` goes to the latest schema, `--to` up or down, and a
+// version that does not exist is an error.
+func TestMigrateCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "oracle.db")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "--db", db}, "sqlite database at schema version 5"},
+		{[]string{"migrate", "--db", db, "--to", "3", "--json"}, `"version": 3`},
+		{[]string{"migrate", "--db", db, "--to", "5"}, "schema version 5"},
+	} {
+		out, err := run(t, c.args...)
+		if err != nil || !strings.Contains(out, c.want) {
+			t.Fatalf("%v = %q, %v; want %q", c.args, out, err, c.want)
+		}
+	}
+	if out, err := run(t, "migrate", "--db", db, "--to", "6"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("--to 6 = %q, %v", out, err)
+	}
+}

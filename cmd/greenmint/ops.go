@@ -142,6 +142,7 @@ func (m *Main) emit(asJSON bool, v any, human string) error {
 func (m *Main) opsCommands() []*cobra.Command {
 	var dir string
 	var asJSON bool
+	var migrateTo int64
 	withDir := func(c *cobra.Command) *cobra.Command {
 		c.Flags().StringVar(&dir, "dir", ".data", "the workspace (greenmint init)")
 		c.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
@@ -197,7 +198,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 				return err
 			}
 			defer db.Close()
-			v, err := db.Migrate(cmd.Context())
+			v, err := db.MigrateTo(cmd.Context(), migrateTo)
 			if err != nil {
 				return err
 			}
@@ -205,6 +206,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 		},
 	}
 	migrate.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	migrate.Flags().Int64Var(&migrateTo, "to", -1, "migrate up or down to this schema version (default: the latest)")
 
 	var keyOut, keyFile, in, out string
 	meter := &cobra.Command{Use: "meter", Short: "Meter keys and signing, as a meter vendor's tool"}

@@ -88,6 +88,13 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Migrate applies every pending migration and returns the version reached.
 func (db *DB) Migrate(ctx context.Context) (int64, error) {
+	return db.MigrateTo(ctx, -1)
+}
+
+// MigrateTo migrates the schema up or down to version (-1: the latest)
+// and returns the version reached. Going down is for rolling back a
+// release; each migration's Down section says what it cannot restore.
+func (db *DB) MigrateTo(ctx context.Context, version int64) (int64, error) {
 	sub, err := fs.Sub(migrations.FS, db.dialect)
 	if err != nil {
 		return 0, fmt.Errorf("store.Migrate: %w", err)
@@ -100,7 +107,23 @@ func (db *DB) Migrate(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store.Migrate: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	current, err := p.GetDBVersion(ctx)
+	if err != nil {
+		return 0, greenmint.Errorf(greenmint.EUNAVAILABLE, "reading the schema version: %v", err)
+	}
+	sources := p.ListSources()
+	latest := sources[len(sources)-1].Version
+	switch {
+	case version == -1:
+		_, err = p.Up(ctx)
+	case version < 0 || version > latest:
+		return 0, greenmint.Errorf(greenmint.EINVALID, "schema version %d does not exist (0 to %d)", version, latest)
+	case version > current:
+		_, err = p.UpTo(ctx, version)
+	case version < current:
+		_, err = p.DownTo(ctx, version)
+	}
+	if err != nil {
 		return 0, greenmint.Errorf(greenmint.EUNAVAILABLE, "migrating the database: %v", err)
 	}
 	v, err := p.GetDBVersion(ctx)
