@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -60,4 +62,78 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkStoreAtScale fills a SQLite store the way 10,000 meters at 15
+// minutes fill it (one batch of every meter's reading per interval) for
+// GREENMINT_SCALE_DAYS days, then reads one site's 10 meters over the
+// last 31 days (or all days) as the matcher does, after reopening the
+// database. It is not part of `make bench` (31 days: ~30 million readings,
+// a few minutes, ~3 GB): run it with
+//
+//	GREENMINT_SCALE_DAYS=31 go test -run '^$' -bench StoreAtScale -benchtime 1x -timeout 1h ./internal/store/
+func BenchmarkStoreAtScale(b *testing.B) {
+	days, _ := strconv.Atoi(os.Getenv("GREENMINT_SCALE_DAYS"))
+	if days <= 0 {
+		b.Skip("set GREENMINT_SCALE_DAYS to run it")
+	}
+	ctx := context.Background()
+	path := filepath.Join(b.TempDir(), "oracle.db")
+	db, err := store.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	const meters = 10_000
+	ids := make([]string, meters)
+	for m := range ids {
+		ids[m] = fmt.Sprintf("SITE%04d-M%d", m/10, m%10)
+	}
+	t0 := time.Date(2023, 6, 1, 0, 0, 0, 0, time.UTC)
+	intervals := days * 96
+	var first, last time.Duration
+	for iv := 0; iv < intervals; iv++ {
+		start := t0.Add(time.Duration(iv) * 15 * time.Minute)
+		rs := make([]greenmint.Reading, meters)
+		heads := make(map[string]greenmint.MeterHead, meters)
+		for m, id := range ids {
+			rs[m] = reading(id, int64(iv+1), start)
+			heads[id] = greenmint.MeterHead{Seq: int64(iv + 1), End: start.Add(15 * time.Minute), RegisterWh: 100 * int64(iv+1), Known: true}
+		}
+		began := time.Now()
+		if err := db.SaveReadings(ctx, rs, heads, start); err != nil {
+			b.Fatal(err)
+		}
+		switch took := time.Since(began); {
+		case iv < intervals/10:
+			first += took
+		case iv >= intervals-intervals/10:
+			last += took
+		}
+	}
+	db.Close()
+	perReading := func(d time.Duration) float64 {
+		return float64(d.Microseconds()) / float64(meters*(intervals/10))
+	}
+	b.ReportMetric(perReading(first), "µs/reading-first-10%")
+	b.ReportMetric(perReading(last), "µs/reading-last-10%")
+	if db, err = store.Open(path); err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	span := min(days, 31)
+	from, to := t0.AddDate(0, 0, days-span), t0.AddDate(0, 0, days)
+	for _, label := range []string{"ms-site-read-cold", "ms-site-read-warm"} {
+		began := time.Now()
+		got, err := db.Readings(ctx, ids[4200:4210], from, to)
+		if err != nil || len(got) != 10*span*96 {
+			b.Fatalf("read %d readings (%v), want %d", len(got), err, 10*span*96)
+		}
+		b.ReportMetric(float64(time.Since(began).Microseconds())/1000, label)
+	}
+	if info, err := os.Stat(path); err == nil {
+		b.ReportMetric(float64(info.Size())/float64(meters*intervals), "bytes/reading")
+	}
 }
