@@ -137,16 +137,58 @@ func TestCrashBetweenSigningAndSubmitting(t *testing.T) {
 	}
 	restarted := o.submitter()
 	toResume := []oracle.PendingAttestation{{ID: pending[0].ID, Signed: pending[0].Signed}}
-	first, err := restarted.Resume(ctx, toResume)
-	if err != nil || len(first) != 1 {
-		t.Fatalf("resume = %+v, %v", first, err)
+	first, refused, err := restarted.Resume(ctx, toResume)
+	if err != nil || len(first) != 1 || len(refused) != 0 {
+		t.Fatalf("resume = %+v, %v, %v", first, refused, err)
 	}
-	again, err := restarted.Resume(ctx, toResume) // the bookkeeping was lost: submit again
+	again, _, err := restarted.Resume(ctx, toResume) // the bookkeeping was lost: submit again
 	if err != nil || len(again) != 1 || again[0].BatchID != first[0].BatchID {
 		t.Fatalf("second resume = %+v, %v; want the same batch %s", again, err, first[0].BatchID)
 	}
 	if b := o.batches(t); len(b) != 1 {
 		t.Fatalf("%d batches after two resumes, want 1", len(b))
+	}
+}
+
+// An attestation the ledger refuses for good (here: its site was
+// suspended between co-signing and submitting) is stored as refused with
+// the ledger's reason and is not resubmitted; the scheduler does not count
+// its hours as attested, and once the site is approved again the same
+// hours are attested and minted.
+func TestRefusedAttestationDoesNotBlock(t *testing.T) {
+	o := newTwoOracles(t, 0)
+	ctx := context.Background()
+	registry := func(tx string) error {
+		_, err := greenmint.SubmitJSON(ctx, o.env.Ledger, o.env.Registry, tx, greenmint.StatusRequest{ID: o.site.ID, Reason: "inspection"}, nil)
+		return err
+	}
+	sub := o.submitter()
+	sub.SetBeforeSubmit(func() error { return registry(greenmint.TxSuspendSite) })
+	_, err := sub.Attest(ctx, o.req)
+	var refused *oracle.Refused
+	if !errors.As(err, &refused) {
+		t.Fatalf("minting for a suspended site = %v, want a refusal", err)
+	}
+	stored, err := o.dbA.Attestations(ctx, store.AttestationRefused)
+	if err != nil || len(stored) != 1 || stored[0].ID != refused.ID || !strings.Contains(stored[0].Refusal, "suspended") {
+		t.Fatalf("refused attestations = %+v, %v", stored, err)
+	}
+	if pending, _ := o.dbA.Attestations(ctx, store.AttestationSigned); len(pending) != 0 {
+		t.Fatalf("still pending: %+v", pending)
+	}
+	if end, err := o.dbA.LastAttestedEnd(ctx, o.req.SiteID); err != nil || !end.IsZero() {
+		t.Fatalf("last attested end = %v, %v; want none", end, err)
+	}
+	if err := registry(greenmint.TxApproveSite); err != nil {
+		t.Fatal(err)
+	}
+	again := o.req
+	again.AttestedAt = time.Date(2023, 7, 2, 0, 0, 0, 0, time.UTC)
+	if res, err := o.submitter().Attest(ctx, again); err != nil || res.BatchID == "" {
+		t.Fatalf("attesting again after approval = %+v, %v", res, err)
+	}
+	if b := o.batches(t); len(b) != 1 {
+		t.Fatalf("%d batches, want 1", len(b))
 	}
 }
 

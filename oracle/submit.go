@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 type attestationStore interface {
 	SaveAttestation(ctx context.Context, id string, sa *greenmint.SignedAttestation, now time.Time) error
 	MarkMinted(ctx context.Context, id, batchID string, now time.Time) error
+	MarkRefused(ctx context.Context, id, reason string, now time.Time) error
 }
 
 // Cosigner is a peer oracle asked to co-sign: it rebuilds the attestation
@@ -87,6 +89,11 @@ func (s *Submitter) Attest(ctx context.Context, req AttestRequest) (*greenmint.M
 	if err != nil {
 		return nil, err
 	}
+	// What the contract would refuse on its face (no complete hour, no
+	// units) is not signed, stored or sent to peers.
+	if err := greenmint.CheckAttestation(a); err != nil {
+		return nil, fmt.Errorf("oracle.Attest: site %s %s–%s: %w", req.SiteID, greenmint.FormatTime(req.From), greenmint.FormatTime(req.To), err)
+	}
 	own, err := greenmint.SignAttestation(a, s.OracleID, s.Key)
 	if err != nil {
 		return nil, err
@@ -115,27 +122,46 @@ func (s *Submitter) Attest(ctx context.Context, req AttestRequest) (*greenmint.M
 }
 
 // submit sends a stored attestation to the ledger under its idempotency
-// key and records the batch.
+// key and records the batch. A refusal for good (invalid, forbidden, or a
+// conflict other than being minted already) is recorded too, so that the
+// attestation is not submitted again; any other error leaves it to Resume.
 func (s *Submitter) submit(ctx context.Context, id string, sa *greenmint.SignedAttestation) (*greenmint.MintResult, error) {
 	var res greenmint.MintResult
 	req := greenmint.MintRequest{Idempotent: greenmint.Idempotent{IdempotencyKey: "attestation-" + id}, Attestation: *sa}
 	if _, err := greenmint.SubmitJSON(ctx, s.Ledger, s.ID, greenmint.TxMint, req, &res); err != nil {
-		if greenmint.ErrorCode(err) != greenmint.ECONFLICT {
-			return nil, err
-		}
-		// Minted already, by another oracle's submission of the same
-		// attestation: find its batch.
+		code := greenmint.ErrorCode(err)
 		var rec greenmint.AttestationRecord
-		if qerr := greenmint.EvaluateJSON(ctx, s.Ledger, s.ID, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: id}, &rec); qerr != nil {
+		switch {
+		case code == greenmint.ECONFLICT && greenmint.EvaluateJSON(ctx, s.Ledger, s.ID, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: id}, &rec) == nil:
+			// Minted already, by another oracle's submission of the same
+			// attestation: its batch is ours.
+			res = greenmint.MintResult{BatchID: rec.BatchID, AttestationID: id, Quantity: sa.Attestation.Quantity}
+		case code == greenmint.ECONFLICT || code == greenmint.EINVALID || code == greenmint.EFORBIDDEN:
+			if merr := s.Store.MarkRefused(ctx, id, err.Error(), s.now()); merr != nil {
+				return nil, errors.Join(err, merr)
+			}
+			return nil, &Refused{ID: id, Err: err}
+		default:
 			return nil, err
 		}
-		res = greenmint.MintResult{BatchID: rec.BatchID, AttestationID: id, Quantity: sa.Attestation.Quantity}
 	}
 	if err := s.Store.MarkMinted(ctx, id, res.BatchID, s.now()); err != nil {
 		return nil, err
 	}
 	return &res, nil
 }
+
+// Refused is the error of an attestation the ledger refused for good; it is
+// stored with status refused and not submitted again.
+type Refused struct {
+	ID  string
+	Err error
+}
+
+func (r *Refused) Error() string { return fmt.Sprintf("attestation %s refused by the ledger: %v", r.ID, r.Err) }
+
+// Unwrap returns the ledger's error.
+func (r *Refused) Unwrap() error { return r.Err }
 
 // PendingAttestation is a stored, signed attestation not yet minted.
 type PendingAttestation struct {
@@ -144,17 +170,25 @@ type PendingAttestation struct {
 }
 
 // Resume submits every stored attestation that is not yet minted, as after
-// a restart, and returns what was minted.
-func (s *Submitter) Resume(ctx context.Context, pending []PendingAttestation) ([]greenmint.MintResult, error) {
-	var out []greenmint.MintResult
+// a restart, and returns what was minted and what the ledger refused for
+// good (marked refused, so that one refused attestation never blocks the
+// next). It stops at the first other error (the ledger unreachable, say).
+func (s *Submitter) Resume(ctx context.Context, pending []PendingAttestation) ([]greenmint.MintResult, []*Refused, error) {
+	var minted []greenmint.MintResult
+	var refused []*Refused
 	for _, p := range pending {
 		res, err := s.submit(ctx, p.ID, &p.Signed)
-		if err != nil {
-			return out, fmt.Errorf("oracle.Resume: %s: %w", p.ID, err)
+		var r *Refused
+		switch {
+		case errors.As(err, &r):
+			refused = append(refused, r)
+		case err != nil:
+			return minted, refused, fmt.Errorf("oracle.Resume: %s: %w", p.ID, err)
+		default:
+			minted = append(minted, *res)
 		}
-		out = append(out, *res)
 	}
-	return out, nil
+	return minted, refused, nil
 }
 
 func (s *Submitter) now() time.Time {

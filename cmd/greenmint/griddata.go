@@ -7,7 +7,6 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
 	"github.com/spf13/cobra"
@@ -94,14 +93,11 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(m.dsn(dir))
+			db, err := openStore(cmd.Context(), m.dsn(dir))
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			if _, err := db.Migrate(cmd.Context()); err != nil {
-				return err
-			}
 			byRegion := map[string]map[time.Time]string{}
 			for _, s := range states {
 				h, _ := greenmint.ParseHour(s.Hour)

@@ -294,14 +294,11 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := store.Open(m.dsn(dir))
+			db, err := openStore(ctx, m.dsn(dir))
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				return err
-			}
 			rows, err := readReadingsFile(file)
 			if err != nil {
 				return err
@@ -357,7 +354,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 				return err
 			}
 			defer l.Close()
-			db, err := store.Open(m.dsn(dir))
+			db, err := openStore(ctx, m.dsn(dir))
 			if err != nil {
 				return err
 			}
@@ -375,8 +372,12 @@ func (m *Main) opsCommands() []*cobra.Command {
 				for _, p := range pending {
 					ps = append(ps, oracle.PendingAttestation{ID: p.ID, Signed: p.Signed})
 				}
-				if _, err := sub.Resume(ctx, ps); err != nil {
+				_, refused, err := sub.Resume(ctx, ps)
+				if err != nil {
 					return err
+				}
+				for _, r := range refused {
+					fmt.Fprintf(m.Err, "note: a stored %v; marked refused, not submitted again\n", r)
 				}
 			}
 			f, err1 := greenmint.ParseHour(from)
@@ -442,7 +443,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: b.AttestationID}, &rec); err != nil {
 				return err
 			}
-			db, err := store.Open(m.dsn(dir))
+			db, err := openStore(ctx, m.dsn(dir))
 			if err != nil {
 				return err
 			}
@@ -567,14 +568,11 @@ func (m *Main) opsCommands() []*cobra.Command {
 				return err
 			}
 			defer l.Close()
-			db, err := store.Open(m.dsn(dir))
+			db, err := openStore(ctx, m.dsn(dir))
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				return err
-			}
 			id, err := identityOf(c, asServe)
 			if err != nil {
 				return err
@@ -672,6 +670,20 @@ func (m *Main) writeOracleFiles(ctx context.Context, dir string) (int64, error) 
 	}
 	defer db.Close()
 	return db.Migrate(ctx)
+}
+
+// openStore opens the oracle's database and brings its schema up to date,
+// so that a workspace made by an earlier release works with this one.
+func openStore(ctx context.Context, dsn string) (*store.DB, error) {
+	db, err := store.Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
 func oracleIDOf(msp string) string {

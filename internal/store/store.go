@@ -477,6 +477,7 @@ type attestationRow struct {
 	Signed      []byte `gorm:"column:signed"`
 	Status      string `gorm:"column:status"`
 	BatchID     string `gorm:"column:batch_id"`
+	Refusal     string `gorm:"column:refusal"`
 	CreatedAt   int64  `gorm:"column:created_at"`
 	UpdatedAt   int64  `gorm:"column:updated_at"`
 }
@@ -485,8 +486,9 @@ func (attestationRow) TableName() string { return "attestations" }
 
 // Attestation statuses.
 const (
-	AttestationSigned = "signed"
-	AttestationMinted = "minted"
+	AttestationSigned  = "signed"
+	AttestationMinted  = "minted"
+	AttestationRefused = "refused" // the ledger refused it for good; Refusal says why
 )
 
 // AttestationRecord is an attestation this oracle signed, with its status.
@@ -495,10 +497,12 @@ type AttestationRecord struct {
 	Signed  greenmint.SignedAttestation
 	Status  string
 	BatchID string
+	Refusal string
 }
 
 // SaveAttestation stores a signed attestation (status signed), or updates
-// its signatures if it is stored already and not yet minted.
+// its signatures if it is stored already and not yet minted (one refused
+// before is signed again: it is being submitted anew).
 func (db *DB) SaveAttestation(ctx context.Context, id string, sa *greenmint.SignedAttestation, now time.Time) error {
 	raw, err := json.Marshal(sa)
 	if err != nil {
@@ -509,8 +513,8 @@ func (db *DB) SaveAttestation(ctx context.Context, id string, sa *greenmint.Sign
 	row := attestationRow{ID: id, SiteID: sa.Attestation.SiteID, PeriodStart: s.Unix(), PeriodEnd: e.Unix(), Signed: raw, Status: AttestationSigned, CreatedAt: now.Unix(), UpdatedAt: now.Unix()}
 	err = db.gdb.WithContext(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"signed", "updated_at"}),
-		Where:     clause.Where{Exprs: []clause.Expression{clause.Eq{Column: clause.Column{Table: "attestations", Name: "status"}, Value: AttestationSigned}}},
+		DoUpdates: clause.AssignmentColumns([]string{"signed", "status", "refusal", "updated_at"}),
+		Where:     clause.Where{Exprs: []clause.Expression{clause.Neq{Column: clause.Column{Table: "attestations", Name: "status"}, Value: AttestationMinted}}},
 	}).Create(&row).Error
 	return translate("store.SaveAttestation", err)
 }
@@ -525,6 +529,17 @@ func (db *DB) MarkMinted(ctx context.Context, id, batchID string, now time.Time)
 	return translate("store.MarkMinted", res.Error)
 }
 
+// MarkRefused records that the ledger refused a signed attestation for good
+// (reason: the ledger's error). It is not submitted again.
+func (db *DB) MarkRefused(ctx context.Context, id, reason string, now time.Time) error {
+	res := db.gdb.WithContext(ctx).Model(&attestationRow{}).Where("id = ? AND status = ?", id, AttestationSigned).
+		Updates(map[string]any{"status": AttestationRefused, "refusal": reason, "updated_at": now.Unix()})
+	if res.Error == nil && res.RowsAffected == 0 {
+		return greenmint.Errorf(greenmint.ENOTFOUND, "no signed attestation %s is stored", id)
+	}
+	return translate("store.MarkRefused", res.Error)
+}
+
 // Attestations returns the stored attestations with the given status ("" for all), oldest first.
 func (db *DB) Attestations(ctx context.Context, status string) ([]AttestationRecord, error) {
 	q := db.gdb.WithContext(ctx).Order("created_at, id")
@@ -537,7 +552,7 @@ func (db *DB) Attestations(ctx context.Context, status string) ([]AttestationRec
 	}
 	out := make([]AttestationRecord, len(rows))
 	for i, r := range rows {
-		out[i] = AttestationRecord{ID: r.ID, Status: r.Status, BatchID: r.BatchID}
+		out[i] = AttestationRecord{ID: r.ID, Status: r.Status, BatchID: r.BatchID, Refusal: r.Refusal}
 		if err := json.Unmarshal(r.Signed, &out[i].Signed); err != nil {
 			return nil, greenmint.Errorf(greenmint.EINTERNAL, "stored attestation %s does not decode: %v", r.ID, err)
 		}
@@ -583,10 +598,10 @@ func (db *DB) GridStates(ctx context.Context, region string, from, to time.Time)
 }
 
 // LastAttestedEnd returns the end of the latest period of a site this
-// oracle attested (signed or minted), or the zero time.
+// oracle attested (signed or minted, not refused), or the zero time.
 func (db *DB) LastAttestedEnd(ctx context.Context, siteID string) (time.Time, error) {
 	var end sql.NullInt64
-	err := db.gdb.WithContext(ctx).Model(&attestationRow{}).Where("site_id = ?", siteID).Select("MAX(period_end)").Scan(&end).Error
+	err := db.gdb.WithContext(ctx).Model(&attestationRow{}).Where("site_id = ? AND status <> ?", siteID, AttestationRefused).Select("MAX(period_end)").Scan(&end).Error
 	if err != nil {
 		return time.Time{}, translate("store.LastAttestedEnd", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/internal/greenminttest"
+	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/oracle"
 )
 
@@ -76,7 +77,7 @@ func TestStore(t *testing.T) {
 			if n, _ := db.CountReadings(ctx); n != 1201 {
 				t.Fatalf("%d readings after a failed batch, want 1201", n)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 5 {
+			if v, err := db.Migrate(ctx); err != nil || v != 6 {
 				t.Fatalf("migrating again = %d, %v", v, err)
 			}
 		})
@@ -104,12 +105,66 @@ func TestMigrateDownAndUp(t *testing.T) {
 			if v, err := db.MigrateTo(ctx, 99); greenmint.ErrorCode(err) != greenmint.EINVALID || v != 0 {
 				t.Fatalf("to 99 = %d, %v, want invalid", v, err)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 5 {
+			if v, err := db.Migrate(ctx); err != nil || v != 6 {
 				t.Fatalf("up again = %d, %v", v, err)
 			}
 			got, err := db.Readings(ctx, []string{"M1", "M2"}, t0, t0.Add(time.Hour))
 			if err != nil || len(got) != 3 || !oracle.Identical(got[1], rs[2]) || got[2].MeterID != "M2" {
 				t.Fatalf("readings after down and up = %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+// An attestation goes signed → refused (with the ledger's reason, out of
+// the scheduler's count) → signed again when submitted anew → minted, and
+// a minted one is never changed by saving it again.
+func TestAttestationStatuses(t *testing.T) {
+	for name, db := range greenminttest.StoreDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			now := time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC)
+			sa := &greenmint.SignedAttestation{Attestation: greenmint.Attestation{SiteID: "SITE1", PeriodStart: "2023-06-01T00:00:00Z", PeriodEnd: "2023-06-02T00:00:00Z"}}
+			status := func() store.AttestationRecord {
+				t.Helper()
+				all, err := db.Attestations(ctx, "")
+				if err != nil || len(all) != 1 {
+					t.Fatalf("attestations = %+v, %v", all, err)
+				}
+				return all[0]
+			}
+			if err := db.SaveAttestation(ctx, "A1", sa, now); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.MarkRefused(ctx, "A1", "conflict: site suspended", now); err != nil {
+				t.Fatal(err)
+			}
+			if r := status(); r.Status != store.AttestationRefused || r.Refusal != "conflict: site suspended" {
+				t.Fatalf("after refusal: %+v", r)
+			}
+			if end, err := db.LastAttestedEnd(ctx, "SITE1"); err != nil || !end.IsZero() {
+				t.Fatalf("a refused period counts as attested: %v, %v", end, err)
+			}
+			if err := db.MarkRefused(ctx, "A1", "again", now); greenmint.ErrorCode(err) != greenmint.ENOTFOUND {
+				t.Fatalf("refusing a refused attestation = %v, want not_found", err)
+			}
+			if err := db.SaveAttestation(ctx, "A1", sa, now); err != nil {
+				t.Fatal(err)
+			}
+			if r := status(); r.Status != store.AttestationSigned || r.Refusal != "" {
+				t.Fatalf("saved anew: %+v", r)
+			}
+			if err := db.MarkMinted(ctx, "A1", "B1", now); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SaveAttestation(ctx, "A1", sa, now); err != nil {
+				t.Fatal(err)
+			}
+			if r := status(); r.Status != store.AttestationMinted || r.BatchID != "B1" {
+				t.Fatalf("a minted attestation changed: %+v", r)
+			}
+			if end, _ := db.LastAttestedEnd(ctx, "SITE1"); !end.Equal(time.Date(2023, 6, 2, 0, 0, 0, 0, time.UTC)) {
+				t.Fatalf("last attested end = %v", end)
 			}
 		})
 	}
