@@ -158,7 +158,9 @@ type Refused struct {
 	Err error
 }
 
-func (r *Refused) Error() string { return fmt.Sprintf("attestation %s refused by the ledger: %v", r.ID, r.Err) }
+func (r *Refused) Error() string {
+	return fmt.Sprintf("attestation %s refused by the ledger: %v", r.ID, r.Err)
+}
 
 // Unwrap returns the ledger's error.
 func (r *Refused) Unwrap() error { return r.Err }
