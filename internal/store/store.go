@@ -41,10 +41,10 @@ type DB struct {
 // Open opens dsn: a postgres:// or postgresql:// URL for PostgreSQL,
 // anything else a SQLite file path. SQLite runs in WAL mode with full
 // fsync, so an acknowledged write survives a crash; a 128 MiB page cache
-// keeps the meters' latest pages from spilling mid-transaction, statement
-// journals stay in memory, and the WAL is checkpointed every 10,000 pages
-// (a meter's latest page, rewritten by every batch, is copied once per
-// checkpoint): measured in BenchmarkSaveReadings, docs/benchmarks.md.
+// keeps a batch's pages from spilling mid-transaction, statement journals
+// stay in memory, and the WAL is checkpointed every 10,000 pages (a page
+// rewritten by several batches is copied once per checkpoint): measured in
+// BenchmarkSaveReadings, docs/benchmarks.md.
 func Open(dsn string) (*DB, error) {
 	var dial gorm.Dialector
 	dialect := "sqlite"
@@ -242,8 +242,9 @@ func (db *DB) Stored(ctx context.Context, keys []greenmint.IntervalKey) (map[gre
 	return out, nil
 }
 
-// SaveReadings stores accepted readings and the meters' new heads in one transaction, with multi-row statements (no
-// per-reading round trips). Nothing is stored if anything fails.
+// SaveReadings stores accepted readings and the meters' new heads in one
+// transaction, with multi-row statements (no per-reading round trips).
+// Nothing is stored if anything fails.
 //
 // This is ingestion's hot path, so it runs on gorm's connection pool with
 // statements prepared once per database: gorm prepares a statement inside
