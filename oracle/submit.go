@@ -158,6 +158,7 @@ type Refused struct {
 	Err error
 }
 
+// Error says which attestation the ledger refused and why.
 func (r *Refused) Error() string {
 	return fmt.Sprintf("attestation %s refused by the ledger: %v", r.ID, r.Err)
 }
