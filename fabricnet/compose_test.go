@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/greenmint/greenmint/fabricnet"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 type composeFile struct {
