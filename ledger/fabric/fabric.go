@@ -4,7 +4,9 @@
 // Every call is signed as the acting user's own identity: one gateway per
 // identity over one shared gRPC connection, so the contract's access rules
 // see the real caller. Submit waits for the commit status; a transaction
-// invalidated at commit is an error (ECONFLICT), never a success. Contract
+// invalidated at commit is an error (ECONFLICT), never a success; an
+// endorsement refused by a peer that has not yet committed the previous
+// block is proposed again, with backoff, for a bounded time. Contract
 // errors come back through the gateway's error details and keep their
 // codes. Chaincode events resume from a checkpoint and reconnect after a
 // dropped stream.
@@ -29,6 +31,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -40,17 +43,18 @@ import (
 // trust it, which channel and chaincode to use, where the users' identities
 // live and which identity listens to events.
 type Connection struct {
-	PeerEndpoint   string `json:"peer_endpoint"`   // host:port of the gateway peer
-	TLSRootCert    string `json:"tls_root_cert"`   // PEM file of the CA that signed the peer's TLS certificate
-	ServerName     string `json:"server_name"`     // TLS server name to expect (default: the endpoint's host)
-	MSPID          string `json:"msp_id"`          // the gateway peer's organisation (default for events_msp_id)
-	Channel        string `json:"channel"`         // channel ID
-	Chaincode      string `json:"chaincode"`       // chaincode name
-	Identities     string `json:"identities"`      // directory of the organisations' MSP folders (consortium layout)
-	EventsMSPID    string `json:"events_msp_id"`   // the identity that reads chaincode events
-	EventsUser     string `json:"events_user"`     //
-	ConflictRetry  int    `json:"conflict_retry"`  // resubmissions after an MVCC conflict (default 3)
-	TimeoutSeconds int    `json:"timeout_seconds"` // per call (default 30)
+	PeerEndpoint   string `json:"peer_endpoint"`    // host:port of the gateway peer
+	TLSRootCert    string `json:"tls_root_cert"`    // PEM file of the CA that signed the peer's TLS certificate
+	ServerName     string `json:"server_name"`      // TLS server name to expect (default: the endpoint's host)
+	MSPID          string `json:"msp_id"`           // the gateway peer's organisation (default for events_msp_id)
+	Channel        string `json:"channel"`          // channel ID
+	Chaincode      string `json:"chaincode"`        // chaincode name
+	Identities     string `json:"identities"`       // directory of the organisations' MSP folders (consortium layout)
+	EventsMSPID    string `json:"events_msp_id"`    // the identity that reads chaincode events
+	EventsUser     string `json:"events_user"`      //
+	ConflictRetry  int    `json:"conflict_retry"`   // resubmissions after an MVCC conflict (default 3)
+	TimeoutSeconds int    `json:"timeout_seconds"`  // per call (default 30)
+	LagWaitSeconds int    `json:"lag_wait_seconds"` // how long a write retries while an endorsing peer is behind (default 10)
 }
 
 // LoadConnection reads a connection file. Relative paths in it are taken
@@ -87,6 +91,12 @@ func (c *Connection) check() error {
 	}
 	if c.TimeoutSeconds == 0 {
 		c.TimeoutSeconds = 30
+	}
+	if c.LagWaitSeconds == 0 {
+		c.LagWaitSeconds = 10
+	}
+	if c.LagWaitSeconds < 0 {
+		return greenmint.Errorf(greenmint.EINVALID, "connection file: lag_wait_seconds is negative")
 	}
 	return nil
 }
@@ -183,28 +193,49 @@ func (l *Ledger) contract(id *greenmint.Identity) (*client.Contract, error) {
 }
 
 // Submit endorses, orders and commits a transaction as id and waits for its
-// commit status. A transaction invalidated by an MVCC or phantom-read
-// conflict changed nothing, and neither did one whose endorsements differed
-// because a peer was behind; every contract write re-checks all its rules
-// when it runs again, so such a transaction is resubmitted (up to
-// ConflictRetry times, with jitter). Other invalidations, and conflicts that
-// persist, are ECONFLICT.
+// commit status.
+//
+// A write that follows another one right away can reach a peer that has
+// not yet committed the previous block: the gateway reports the commit as
+// soon as its own peer has it, while the other organisation's peer, which
+// must endorse too, may still be behind. The gateway asks a peer of its own
+// organisation first; when that one endorsed and another refused, answered
+// differently or could not be reached, nothing was sent to the orderer, and
+// Submit sends a fresh proposal (a new transaction ID; the request, with
+// its idempotency key, unchanged) after growing, jittered pauses for up to
+// LagWaitSeconds, then answers EUNAVAILABLE naming the peer. A refusal by
+// the first endorser is the contract's answer and is returned at once.
+//
+// A transaction invalidated by an MVCC or phantom-read conflict changed
+// nothing either; every contract write re-checks all its rules when it runs
+// again, so it is resubmitted up to ConflictRetry times, with jitter. Other
+// invalidations, and conflicts that persist, are ECONFLICT.
 func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function string, args ...string) (*greenmint.TxResult, error) {
 	c, err := l.contract(id)
 	if err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
+	var lagSince time.Time
+	lagWait := time.Duration(l.cfg.LagWaitSeconds) * time.Second
+	for attempt, lagAttempt := 0, 0; ; {
 		result, commit, err := c.SubmitAsyncWithContext(ctx, function, client.WithArguments(args...))
 		if err != nil {
-			mapped := mapError(function, err)
-			if errors.Is(mapped, errEndorsementMismatch) && attempt < l.cfg.ConflictRetry {
-				if err := pause(ctx, attempt); err != nil {
-					return nil, err
-				}
-				continue
+			behind, ok := disagreement(err)
+			if !ok {
+				return nil, mapError(function, err)
 			}
-			return nil, mapped
+			if lagSince.IsZero() {
+				lagSince = time.Now()
+			}
+			if time.Since(lagSince) >= lagWait {
+				return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: the gateway's organisation endorsed, but for %s another endorsing peer still did not (behind or unavailable); nothing was submitted: %s",
+					function, lagWait, behind)
+			}
+			if err := backoff(ctx, lagAttempt); err != nil {
+				return nil, err
+			}
+			lagAttempt++
+			continue
 		}
 		st, err := commit.StatusWithContext(ctx)
 		if err != nil {
@@ -220,15 +251,29 @@ func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function st
 		if err := pause(ctx, attempt); err != nil {
 			return nil, err
 		}
+		attempt++
 	}
 }
 
 // pause waits a random few milliseconds, longer each attempt, before a retry.
 func pause(ctx context.Context, attempt int) error {
+	return sleep(ctx, time.Duration(1+rand.IntN(20*(attempt+1)))*time.Millisecond)
+}
+
+// backoff waits before the next proposal to a lagging peer: 10 ms, doubling
+// each attempt up to 640 ms, with up to half of it again as jitter.
+func backoff(ctx context.Context, attempt int) error {
+	d := 10 * time.Millisecond << min(attempt, 6)
+	return sleep(ctx, d+rand.N(d/2+1))
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%v", ctx.Err())
-	case <-time.After(time.Duration(1+rand.IntN(20*(attempt+1))) * time.Millisecond):
+	case <-t.C:
 		return nil
 	}
 }
@@ -246,10 +291,36 @@ func (l *Ledger) Evaluate(ctx context.Context, id *greenmint.Identity, function 
 	return out, nil
 }
 
-// errEndorsementMismatch marks endorsements that differ because the peers
-// were at different heights: like an MVCC conflict, nothing was applied and
-// a retry is safe.
-var errEndorsementMismatch = errors.New("endorsement mismatch")
+// collectFailed begins the gateway's answer when its first endorser, a peer
+// of the gateway's own organisation, endorsed the proposal and the other
+// endorsements the policy requires could not be collected: a peer refused,
+// answered with different results ("ProposalResponsePayloads do not
+// match") or could not be reached. A refusal by the first endorser is
+// "failed to endorse transaction" instead (Fabric v2.4 to v3.1,
+// internal/pkg/gateway/endorse.go).
+const collectFailed = "failed to collect enough transaction endorsements"
+
+// disagreement reports whether err is the gateway's collectFailed answer,
+// and what the other peers said. The peers then disagree: the one that
+// refused is behind (it has not committed a block the gateway's peer has)
+// or unavailable. Nothing was sent to the orderer, so a fresh proposal is
+// safe.
+func disagreement(err error) (string, bool) {
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != codes.Aborted || !strings.HasPrefix(st.Message(), collectFailed) {
+		return "", false
+	}
+	var who []string
+	for _, d := range st.Details() {
+		if d, ok := d.(*gateway.ErrorDetail); ok {
+			who = append(who, fmt.Sprintf("peer %s (%s): %s", d.GetAddress(), d.GetMspId(), d.GetMessage()))
+		}
+	}
+	if len(who) == 0 {
+		who = append(who, st.Message())
+	}
+	return strings.Join(who, "; "), true
+}
 
 // codePattern finds a contract error ("code: Function: message") inside a
 // peer's or the gateway's message.
@@ -260,13 +331,12 @@ var codePattern = regexp.MustCompile(`\b(invalid|not_found|conflict|unauthentica
 // refused the caller, EUNAVAILABLE when the network could not be reached.
 func mapError(function string, err error) error {
 	var msgs []string
-	var te *client.TransactionError
-	if errors.As(err, &te) {
-		for _, d := range te.Details() {
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if d, ok := d.(*gateway.ErrorDetail); ok {
 			msgs = append(msgs, d.GetMessage())
 		}
 	}
-	st, _ := status.FromError(err)
 	msgs = append(msgs, st.Message(), err.Error())
 	for _, m := range msgs {
 		for _, line := range strings.Split(m, "\n") {
@@ -277,8 +347,6 @@ func mapError(function string, err error) error {
 	}
 	all := strings.Join(msgs, " | ")
 	switch {
-	case strings.Contains(all, "ProposalResponsePayloads do not match"):
-		return &greenmint.Error{Code: greenmint.ECONFLICT, Message: function + ": the endorsing peers read different state (one is behind); the transaction was not submitted", Err: errEndorsementMismatch}
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
 		st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded || st.Code() == codes.Unavailable:
 		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %s", function, st.Message())
