@@ -37,6 +37,9 @@ const (
 	TxFlagBatch          = "FlagBatch"
 	TxResolveFlag        = "ResolveFlag"
 
+	TxAdmitOrganization      = "AdmitOrganization"
+	TxRevokeOrganizationRole = "RevokeOrganizationRole"
+
 	QueryGetPolicy       = "GetPolicy"
 	QueryGetAccount      = "GetAccount"
 	QueryGetSite         = "GetSite"
@@ -58,6 +61,9 @@ const (
 	QueryListFlags       = "ListFlags"
 	QuerySiteMeters      = "SiteMeters"
 	QueryGenerationHours = "GenerationHours"
+
+	QueryGetOrganization   = "GetOrganization"
+	QueryListOrganizations = "ListOrganizations"
 )
 
 // Idempotent is embedded by every write request.
@@ -215,6 +221,23 @@ type ResolveFlagRequest struct {
 	FlagID     string     `json:"flag_id"`
 	Outcome    FlagStatus `json:"outcome"` // upheld or dismissed
 	Resolution string     `json:"resolution"`
+}
+
+// AdmitOrganizationRequest admits an organisation to one or more roles
+// (registry only; R11). Roles already admitted are kept.
+type AdmitOrganizationRequest struct {
+	Idempotent
+	MSPID string `json:"msp_id"`
+	Roles []Role `json:"roles"`
+}
+
+// RevokeOrganizationRoleRequest withdraws one role from an organisation,
+// with a reason (registry only; R11).
+type RevokeOrganizationRoleRequest struct {
+	Idempotent
+	MSPID  string `json:"msp_id"`
+	Role   Role   `json:"role"`
+	Reason string `json:"reason"`
 }
 
 // IDQuery names one object by ID.

@@ -1,6 +1,8 @@
 package chaincode
 
 import (
+	"fmt"
+
 	"github.com/greenmint/greenmint"
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 )
@@ -12,12 +14,30 @@ const Name = "greenmint"
 // JSON request (see the greenmint package's request types) and returns JSON.
 type Contract struct {
 	contractapi.Contract
+	cfg Config
 }
 
-// New returns the contract as a chaincode, ready for shim.Start, a
-// chaincode server or the embedded ledger.
-func New() (*contractapi.ContractChaincode, error) {
-	c := &Contract{}
+// Config is the contract's deployment configuration. It must be the same on
+// every peer that endorses the contract.
+type Config struct {
+	// RegistryMSP is the MSP ID of the registry authority's organisation:
+	// only a registry identity of this organisation may Bootstrap the
+	// ledger, which records it as the registry for good. Empty: Bootstrap is
+	// refused. Once the ledger is bootstrapped, its recorded registry rules
+	// and this setting is not read again.
+	RegistryMSP string
+}
+
+// New returns the contract configured by cfg as a chaincode, ready for
+// shim.Start, a chaincode server or the embedded ledger. A malformed
+// RegistryMSP is EINVALID.
+func New(cfg Config) (*contractapi.ContractChaincode, error) {
+	if cfg.RegistryMSP != "" {
+		if err := checkID("registry MSP", cfg.RegistryMSP, mspPattern); err != nil {
+			return nil, fmt.Errorf("chaincode.New: %w", err)
+		}
+	}
+	c := &Contract{cfg: cfg}
 	c.Name = "Greenmint"
 	c.Info.Title = "Greenmint certificate contract"
 	c.Info.Version = "1.0.0"
@@ -34,10 +54,23 @@ func New() (*contractapi.ContractChaincode, error) {
 // Ctx is the transaction context every transaction receives.
 type Ctx = contractapi.TransactionContextInterface
 
-// Bootstrap makes the calling registry's organisation the registry
-// authority and sets the first policy. It succeeds once.
+// Bootstrap records the configured registry organisation as the registry
+// authority and sets the first policy. Only a registry identity of that
+// organisation may call it, and it succeeds once.
 func (c *Contract) Bootstrap(ctx Ctx, request string) (string, error) {
-	return write(ctx, greenmint.TxBootstrap, request, (*txn).bootstrap)
+	return write(ctx, greenmint.TxBootstrap, request, func(t *txn, r *greenmint.PolicyRequest) (any, error) {
+		return t.bootstrap(r, c.cfg.RegistryMSP)
+	})
+}
+
+// AdmitOrganization admits an organisation to roles (R11).
+func (c *Contract) AdmitOrganization(ctx Ctx, request string) (string, error) {
+	return write(ctx, greenmint.TxAdmitOrganization, request, (*txn).admitOrganization)
+}
+
+// RevokeOrganizationRole withdraws a role from an organisation (R11).
+func (c *Contract) RevokeOrganizationRole(ctx Ctx, request string) (string, error) {
+	return write(ctx, greenmint.TxRevokeOrganizationRole, request, (*txn).revokeOrganizationRole)
 }
 
 // OpenAccount opens the calling miner's or buyer's organisation's account.
@@ -173,9 +206,10 @@ func (c *Contract) GetPolicy(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryGetPolicy, request, (*txn).getPolicy)
 }
 
-// GetAccount returns an organisation's account.
+// GetAccount returns an organisation's account, to the organisation, the
+// registry and admitted auditors.
 func (c *Contract) GetAccount(ctx Ctx, request string) (string, error) {
-	return query(ctx, greenmint.QueryGetAccount, request, getOne[greenmint.Account]("account", kindAccount))
+	return query(ctx, greenmint.QueryGetAccount, request, (*txn).getAccount)
 }
 
 // GetSite returns a site.
@@ -225,12 +259,14 @@ func (c *Contract) GetAttestation(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryGetAttestation, request, getOne[greenmint.AttestationRecord]("attestation", kindAttestation))
 }
 
-// HoldingsByOwner returns a page of an organisation's holdings.
+// HoldingsByOwner returns a page of an organisation's holdings, to the
+// organisation, the registry and admitted auditors.
 func (c *Contract) HoldingsByOwner(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryHoldingsByOwner, request, (*txn).holdingsByOwner)
 }
 
-// BatchHolders returns a page of a batch's holdings.
+// BatchHolders returns a page of a batch's holdings, to the registry and
+// admitted auditors.
 func (c *Contract) BatchHolders(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryBatchHolders, request, (*txn).batchHolders)
 }
@@ -240,14 +276,16 @@ func (c *Contract) BatchHistory(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryBatchHistory, request, (*txn).batchHistory)
 }
 
-// HoldingHistory returns every committed version of a holding.
+// HoldingHistory returns every committed version of a holding, to the
+// owner, the registry and admitted auditors.
 func (c *Contract) HoldingHistory(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryHoldingHistory, request, (*txn).holdingHistory)
 }
 
-// GetListing returns a listing.
+// GetListing returns a listing to its seller, its buyer, the registry and
+// admitted auditors; an open listing also to admitted miners and buyers.
 func (c *Contract) GetListing(ctx Ctx, request string) (string, error) {
-	return query(ctx, greenmint.QueryGetListing, request, getOne[greenmint.Listing]("listing", kindListing))
+	return query(ctx, greenmint.QueryGetListing, request, (*txn).getListing)
 }
 
 // GetRetirement returns a retirement statement.
@@ -260,7 +298,8 @@ func (c *Contract) ClaimsBySite(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryClaimsBySite, request, (*txn).claimsBySite)
 }
 
-// ListFlags returns a batch's auditor flags.
+// ListFlags returns a batch's auditor flags to its owner, its holders, the
+// registry and admitted auditors.
 func (c *Contract) ListFlags(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryListFlags, request, (*txn).listFlags)
 }
@@ -274,4 +313,14 @@ func (c *Contract) SiteMeters(ctx Ctx, request string) (string, error) {
 // hours in a period, so that an oracle offers only what is left (R1).
 func (c *Contract) GenerationHours(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryGenerationHours, request, (*txn).generationHours)
+}
+
+// GetOrganization returns an organisation's admission record.
+func (c *Contract) GetOrganization(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QueryGetOrganization, request, getOne[greenmint.Admission]("organisation", kindOrg))
+}
+
+// ListOrganizations returns every organisation's admission record.
+func (c *Contract) ListOrganizations(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QueryListOrganizations, request, listAll[greenmint.Admission](kindOrg))
 }

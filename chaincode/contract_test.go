@@ -129,7 +129,7 @@ func TestLifeOfACertificate(t *testing.T) {
 	if b.Status != greenmint.BatchWithdrawn || b.Tradable != 0 || b.Escrowed != 0 || b.Retired != 100 {
 		t.Fatalf("withdrawn batch = %+v", b)
 	}
-	w.query(t, w.Miner, greenmint.QueryGetListing, greenmint.IDQuery{ID: lst3.ID}, &lst3)
+	w.query(t, w.Buyer, greenmint.QueryGetListing, greenmint.IDQuery{ID: lst3.ID}, &lst3)
 	if lst3.Status != greenmint.ListingCancelled {
 		t.Fatalf("listing after withdrawal = %s", lst3.Status)
 	}

@@ -452,6 +452,11 @@ func (t *txn) flagBatch(r *greenmint.FlagRequest) (any, error) {
 	if err := t.mustGet(&b, "batch", kindBatch, r.BatchID); err != nil {
 		return nil, err
 	}
+	if open, err := t.openFlagBy(b.ID, t.caller.MSPID); err != nil {
+		return nil, err
+	} else if open != "" {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "%s already has flag %s open on batch %s; an auditor organisation keeps at most one open flag per batch", t.caller.MSPID, open, b.ID)
+	}
 	f := greenmint.Flag{ID: t.shortID("FLG"), BatchID: b.ID, Auditor: t.caller.MSPID, Reason: r.Reason, Status: greenmint.FlagOpen, OpenedAt: t.stamp()}
 	b.OpenFlags++
 	if err := t.put(b, kindBatch, b.ID); err != nil {

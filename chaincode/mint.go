@@ -43,14 +43,7 @@ func (t *txn) mintAttestation(sa *greenmint.SignedAttestation, replaces *greenmi
 	if err != nil {
 		return nil, err
 	}
-	lookup := func(id string) (*greenmint.OracleRegistration, error) {
-		var o greenmint.OracleRegistration
-		if err := t.mustGet(&o, "oracle", kindOracle, id); err != nil {
-			return nil, err
-		}
-		return &o, nil
-	}
-	if err := greenmint.VerifyAttestationSignatures(a, sa.Signatures, lookup, pol.Threshold); err != nil {
+	if err := greenmint.VerifyAttestationSignatures(a, sa.Signatures, t.oracleKey, pol.Threshold); err != nil {
 		return nil, err
 	}
 	attID, err := a.ID()

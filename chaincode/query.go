@@ -90,24 +90,11 @@ func listAll[T any](kind string) func(*txn, archive, *struct{}) (any, error) {
 	}
 }
 
-// mayReadHoldings admits the owner itself, the registry and auditors.
-func (t *txn) mayReadHoldings(owner string) error {
-	if owner == t.caller.MSPID || t.caller.Role == greenmint.RoleAuditor {
-		return nil
-	}
-	if t.caller.Role == greenmint.RoleRegistry {
-		if p, err := t.policy(); err == nil && p.RegistryMSP == t.caller.MSPID {
-			return nil
-		}
-	}
-	return greenmint.Errorf(greenmint.EFORBIDDEN, "the holdings of %s are visible to %s, the registry and auditors only", owner, owner)
-}
-
 func (t *txn) holdingsByOwner(a archive, q *greenmint.PageQuery) (any, error) {
 	if err := checkID("owner", q.Owner, mspPattern); err != nil {
 		return nil, err
 	}
-	if err := t.mayReadHoldings(q.Owner); err != nil {
+	if err := t.mayReadOrg(q.Owner, "the holdings"); err != nil {
 		return nil, err
 	}
 	n, err := pageSize(q.PageSize)
@@ -135,8 +122,10 @@ func (t *txn) holdingsByOwner(a archive, q *greenmint.PageQuery) (any, error) {
 }
 
 func (t *txn) batchHolders(a archive, q *greenmint.PageQuery) (any, error) {
-	if t.caller.Role != greenmint.RoleAuditor && t.caller.Role != greenmint.RoleRegistry {
-		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only the registry and auditors list a batch's holders")
+	if ok, err := t.readsEverything(); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only the registry and admitted auditors list a batch's holders (R11)")
 	}
 	n, err := pageSize(q.PageSize)
 	if err != nil {
@@ -202,7 +191,7 @@ func (t *txn) batchHistory(a archive, q *greenmint.IDQuery) (any, error) {
 }
 
 func (t *txn) holdingHistory(a archive, q *greenmint.HoldingQuery) (any, error) {
-	if err := t.mayReadHoldings(q.Owner); err != nil {
+	if err := t.mayReadOrg(q.Owner, "the holdings"); err != nil {
 		return nil, err
 	}
 	if err := t.mustGet(nil, "holding", kindHolding, q.Owner, q.BatchID); err != nil {
@@ -246,7 +235,11 @@ func (t *txn) claimsBySite(_ archive, q *greenmint.ClaimsQuery) (any, error) {
 }
 
 func (t *txn) listFlags(_ archive, q *greenmint.IDQuery) (any, error) {
-	if err := t.mustGet(nil, "batch", kindBatch, q.ID); err != nil {
+	var b greenmint.Batch
+	if err := t.mustGet(&b, "batch", kindBatch, q.ID); err != nil {
+		return nil, err
+	}
+	if err := t.mayReadFlags(&b); err != nil {
 		return nil, err
 	}
 	_, vals, err := t.scan(kindFlag, q.ID)

@@ -16,10 +16,15 @@ func checkPolicy(r *greenmint.PolicyRequest) error {
 	return nil
 }
 
-// bootstrap makes the caller's organisation the registry. It runs once.
-func (t *txn) bootstrap(r *greenmint.PolicyRequest) (any, error) {
-	if err := t.requireRole(greenmint.RoleRegistry); err != nil {
-		return nil, err
+// bootstrap records registryMSP, fixed by the contract's deployment, as the
+// registry and sets the first policy. Only a registry identity of that
+// organisation may call it, never "the first caller"; it runs once.
+func (t *txn) bootstrap(r *greenmint.PolicyRequest, registryMSP string) (any, error) {
+	if registryMSP == "" {
+		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "this contract was deployed without a registry organisation (chaincode.Config.RegistryMSP, GREENMINT_REGISTRY_MSP for `greenmint chaincode`): nobody may bootstrap it")
+	}
+	if t.caller.Role != greenmint.RoleRegistry || t.caller.MSPID != registryMSP {
+		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only a registry identity of %s, the registry this contract was deployed with, may bootstrap the ledger (caller: role %q of %s)", registryMSP, t.caller.Role, t.caller.MSPID)
 	}
 	if ok, err := t.get(nil, kindPolicy); err != nil {
 		return nil, err
@@ -29,7 +34,7 @@ func (t *txn) bootstrap(r *greenmint.PolicyRequest) (any, error) {
 	if err := checkPolicy(r); err != nil {
 		return nil, err
 	}
-	p := greenmint.Policy{RegistryMSP: t.caller.MSPID, Threshold: r.Threshold, ToleranceBP: r.ToleranceBP, UpdatedAt: t.stamp()}
+	p := greenmint.Policy{RegistryMSP: registryMSP, Threshold: r.Threshold, ToleranceBP: r.ToleranceBP, UpdatedAt: t.stamp()}
 	return p, t.put(p, kindPolicy)
 }
 
@@ -57,6 +62,9 @@ func (t *txn) registerOracle(r *greenmint.RegisterOracleRequest) (any, error) {
 	}
 	if len(r.PublicKey) != ed25519.PublicKeySize {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "public_key must be a %d-byte Ed25519 key, got %d bytes", ed25519.PublicKeySize, len(r.PublicKey))
+	}
+	if err := t.requireAdmitted(r.MSPID, greenmint.RoleOracle); err != nil {
+		return nil, err
 	}
 	if ok, err := t.get(nil, kindOracle, r.OracleID); err != nil {
 		return nil, err

@@ -47,9 +47,11 @@ const (
 	kindIdempotency  = "idem"
 	kindAccount      = "account"
 	kindSiteMeter    = "sitemeter"
+	kindOrg          = "org"
 )
 
-// caller is the verified identity behind a transaction.
+// caller is the verified identity behind a transaction. Role is what its
+// certificate claims; it counts only as t.roleCounts says (R11).
 type caller struct {
 	MSPID string
 	Name  string
@@ -66,6 +68,7 @@ type txn struct {
 	now     time.Time
 	written map[string][]byte // key → value written (nil: deleted)
 	order   []string
+	counts  *bool // whether the caller's role counts, once known
 }
 
 func newTxn(ctx contractapi.TransactionContextInterface) (*txn, error) {
@@ -264,13 +267,26 @@ func (t *txn) policy() (*greenmint.Policy, error) {
 	return &p, nil
 }
 
+// requireRole admits a caller whose certificate claims one of roles and
+// whose organisation holds that role on the ledger (R11).
 func (t *txn) requireRole(roles ...greenmint.Role) error {
+	claimed := false
 	for _, r := range roles {
 		if t.caller.Role == r {
-			return nil
+			claimed = true
 		}
 	}
-	return greenmint.Errorf(greenmint.EFORBIDDEN, "role %q may not do this (needs %v)", t.caller.Role, roles)
+	if !claimed {
+		return greenmint.Errorf(greenmint.EFORBIDDEN, "role %q may not do this (needs %v)", t.caller.Role, roles)
+	}
+	ok, err := t.roleCounts()
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return t.notAdmitted()
+	}
+	return nil
 }
 
 // requireRegistry admits only the registry role of the registry's
@@ -279,14 +295,7 @@ func (t *txn) requireRegistry() (*greenmint.Policy, error) {
 	if err := t.requireRole(greenmint.RoleRegistry); err != nil {
 		return nil, err
 	}
-	p, err := t.policy()
-	if err != nil {
-		return nil, err
-	}
-	if t.caller.MSPID != p.RegistryMSP {
-		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "organisation %s is not the registry (%s)", t.caller.MSPID, p.RegistryMSP)
-	}
-	return p, nil
+	return t.policy()
 }
 
 // requireHolder admits the roles that may hold units, miners and buyers,

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/identity"
@@ -45,6 +46,34 @@ var DemoMembers = []Member{
 	{OracleBMSP, "oracle", greenmint.RoleOracle},
 	{AuditorMSP, "auditor", greenmint.RoleAuditor},
 	{BuyerMSP, "buyer", greenmint.RoleBuyer},
+}
+
+// Admissions returns, for each organisation of members in MSP ID order, the
+// request that admits it on the ledger to the roles its members hold (R11),
+// sorted; the registry role is left out, as the contract's configuration
+// fixes it. Organisations with no other role are left out.
+func Admissions(members []Member) []greenmint.AdmitOrganizationRequest {
+	roles := map[string]map[greenmint.Role]bool{}
+	for _, m := range members {
+		if greenmint.CheckAdmissibleRole(m.Role) != nil {
+			continue
+		}
+		if roles[m.MSPID] == nil {
+			roles[m.MSPID] = map[greenmint.Role]bool{}
+		}
+		roles[m.MSPID][m.Role] = true
+	}
+	out := make([]greenmint.AdmitOrganizationRequest, 0, len(roles))
+	for msp, set := range roles {
+		req := greenmint.AdmitOrganizationRequest{MSPID: msp}
+		for r := range set {
+			req.Roles = append(req.Roles, r)
+		}
+		sort.Slice(req.Roles, func(i, j int) bool { return req.Roles[i] < req.Roles[j] })
+		out = append(out, req)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].MSPID < out[j].MSPID })
+	return out
 }
 
 // Consortium is the organisations and members kept under one directory.

@@ -36,6 +36,9 @@ type Env struct {
 	// OracleKeys are the oracles' Ed25519 attestation keys by oracle ID.
 	OracleKeys map[string]ed25519.PrivateKey
 	Dataset    greenmint.Dataset
+	// Members are the consortium's members: Bootstrap admits their
+	// organisations to their roles.
+	Members []consortium.Member
 }
 
 // Oracle IDs of the demo consortium.
@@ -46,7 +49,7 @@ const (
 
 // NewEnv loads the demo consortium's identities for use on l.
 func NewEnv(l greenmint.Ledger, c *consortium.Consortium) (*Env, error) {
-	e := &Env{Ledger: l, OracleKeys: map[string]ed25519.PrivateKey{}}
+	e := &Env{Ledger: l, OracleKeys: map[string]ed25519.PrivateKey{}, Members: c.Members}
 	for _, m := range []struct {
 		dst  **greenmint.Identity
 		msp  string
@@ -77,7 +80,8 @@ func NewEnv(l greenmint.Ledger, c *consortium.Consortium) (*Env, error) {
 }
 
 // Bootstrap makes the registry the registry authority (threshold 2 of the
-// oracles, 5% tolerance), registers both oracles and publishes the shipped
+// oracles, 5% tolerance), admits every member organisation to its members'
+// roles (R11), registers both oracles and publishes the shipped
 // emission-factor dataset. On a ledger where this was done before, it keeps
 // what is there.
 func (e *Env) Bootstrap(ctx context.Context) error {
@@ -89,6 +93,11 @@ func (e *Env) Bootstrap(ctx context.Context) error {
 	}
 	if _, err := greenmint.SubmitJSON(ctx, e.Ledger, e.Registry, greenmint.TxBootstrap, greenmint.PolicyRequest{Threshold: 2, ToleranceBP: 500}, nil); tolerate(err) != nil {
 		return fmt.Errorf("demo.Bootstrap: %w", err)
+	}
+	for _, req := range consortium.Admissions(e.Members) {
+		if _, err := greenmint.SubmitJSON(ctx, e.Ledger, e.Registry, greenmint.TxAdmitOrganization, req, nil); tolerate(err) != nil {
+			return fmt.Errorf("demo.Bootstrap: admit %s: %w", req.MSPID, err)
+		}
 	}
 	for _, o := range []struct{ id, msp string }{{OracleAID, consortium.OracleAMSP}, {OracleBID, consortium.OracleBMSP}} {
 		req := greenmint.RegisterOracleRequest{OracleID: o.id, MSPID: o.msp, PublicKey: e.OracleKeys[o.id].Public().(ed25519.PublicKey)}

@@ -49,10 +49,17 @@ func CreateEmbeddedWith(dir string, members []consortium.Member, opts embedded.O
 	return l, c, nil
 }
 
+// ChaincodeConfig is the contract's configuration on the demo networks'
+// embedded ledgers: the demo consortium's registry is the registry.
+func ChaincodeConfig() chaincode.Config {
+	return chaincode.Config{RegistryMSP: consortium.RegistryMSP}
+}
+
 // OpenEmbedded opens the embedded ledger of a network made by
-// CreateEmbedded, running the Greenmint contract.
+// CreateEmbedded, running the Greenmint contract configured with
+// ChaincodeConfig.
 func OpenEmbedded(dir string, opts embedded.Options) (*embedded.Ledger, error) {
-	cc, err := chaincode.New()
+	cc, err := chaincode.New(ChaincodeConfig())
 	if err != nil {
 		return nil, fmt.Errorf("demo.OpenEmbedded: %w", err)
 	}

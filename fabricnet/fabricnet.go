@@ -59,6 +59,11 @@ const ChannelID = "greenmint"
 // PeerOrgs are the organisations that run a peer.
 var PeerOrgs = []string{consortium.RegistryMSP, consortium.MinerMSP}
 
+// RegistryMSP is the network's registry organisation: the contract is
+// served configured with it (GREENMINT_REGISTRY_MSP), so only its registry
+// identities may bootstrap the ledger.
+const RegistryMSP = consortium.RegistryMSP
+
 // OrdererMSP is the ordering service's organisation.
 const OrdererMSP = "OrdererMSP"
 
@@ -199,6 +204,7 @@ func Up(ctx context.Context, opts Options) (*Network, error) {
 	if opts.Greenmint != "" {
 		if err := n.start("chaincode", opts.Greenmint, []string{"chaincode"}, []string{
 			"GREENMINT_CHAINCODE_ID=" + n.PackageID, "GREENMINT_CHAINCODE_ADDRESS=" + n.ChaincodeAddress,
+			"GREENMINT_REGISTRY_MSP=" + RegistryMSP,
 		}); err != nil {
 			return nil, err
 		}

@@ -21,6 +21,9 @@ type chaincodeConfig struct {
 	TLSCert  string // PEM files; TLS is on when cert and key are given
 	TLSKey   string
 	ClientCA string // when given, the peer must present a certificate from this CA
+	// RegistryMSP is the registry's organisation, the only one whose
+	// registry identities may bootstrap the ledger; the same on every peer.
+	RegistryMSP string
 }
 
 func envOr(name, def string) string {
@@ -37,14 +40,20 @@ func (m *Main) chaincodeCommand() *cobra.Command {
 		Short: "Serve the contract to Fabric peers (chaincode as a service)",
 		Long: "Serves the Greenmint contract over gRPC for Fabric peers, as an external chaincode service.\n" +
 			"Configure with flags or GREENMINT_CHAINCODE_ID, GREENMINT_CHAINCODE_ADDRESS,\n" +
-			"GREENMINT_CHAINCODE_TLS_CERT, GREENMINT_CHAINCODE_TLS_KEY and GREENMINT_CHAINCODE_CLIENT_CA.",
+			"GREENMINT_CHAINCODE_TLS_CERT, GREENMINT_CHAINCODE_TLS_KEY, GREENMINT_CHAINCODE_CLIENT_CA\n" +
+			"and GREENMINT_REGISTRY_MSP (the registry's organisation, identical for every peer:\n" +
+			"without it the contract refuses Bootstrap).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			srv, err := c.server()
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Out, "greenmint chaincode %s listening on %s (TLS %v)\n", c.ID, c.Address, !srv.TLSProps.Disabled)
+			registry := c.RegistryMSP
+			if registry == "" {
+				registry = "none configured: Bootstrap is refused"
+			}
+			fmt.Fprintf(m.Out, "greenmint chaincode %s listening on %s (TLS %v, registry %s)\n", c.ID, c.Address, !srv.TLSProps.Disabled, registry)
 			done := make(chan error, 1)
 			go func() { done <- srv.Start() }()
 			select {
@@ -62,6 +71,7 @@ func (m *Main) chaincodeCommand() *cobra.Command {
 	f.StringVar(&c.TLSCert, "tls-cert", envOr("GREENMINT_CHAINCODE_TLS_CERT", ""), "server certificate PEM [GREENMINT_CHAINCODE_TLS_CERT]")
 	f.StringVar(&c.TLSKey, "tls-key", envOr("GREENMINT_CHAINCODE_TLS_KEY", ""), "server key PEM [GREENMINT_CHAINCODE_TLS_KEY]")
 	f.StringVar(&c.ClientCA, "client-ca", envOr("GREENMINT_CHAINCODE_CLIENT_CA", ""), "CA of the peers' client certificates [GREENMINT_CHAINCODE_CLIENT_CA]")
+	f.StringVar(&c.RegistryMSP, "registry-msp", envOr("GREENMINT_REGISTRY_MSP", ""), "MSP ID of the registry's organisation, the only one that may bootstrap the ledger [GREENMINT_REGISTRY_MSP]")
 	return cmd
 }
 
@@ -80,7 +90,7 @@ func (c *chaincodeConfig) server() (*shim.ChaincodeServer, error) {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "TLS needs both a certificate and a key")
 	}
-	cc, err := chaincode.New()
+	cc, err := chaincode.New(chaincode.Config{RegistryMSP: c.RegistryMSP})
 	if err != nil {
 		return nil, err
 	}

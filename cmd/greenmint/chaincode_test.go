@@ -19,6 +19,8 @@ func TestChaincodeServerConfig(t *testing.T) {
 		want string // "" = valid
 	}{
 		{"id", chaincodeConfig{ID: "greenmint_1:abc", Address: "127.0.0.1:0"}, ""},
+		{"registry", chaincodeConfig{ID: "greenmint_1:abc", Address: "127.0.0.1:0", RegistryMSP: "RegistryMSP"}, ""},
+		{"malformed registry", chaincodeConfig{ID: "x", RegistryMSP: "Registry MSP"}, "registry MSP"},
 		{"id from file", chaincodeConfig{IDFile: idFile, Address: "127.0.0.1:0"}, ""},
 		{"no id", chaincodeConfig{Address: "127.0.0.1:0"}, "package ID is required"},
 		{"missing id file", chaincodeConfig{IDFile: filepath.Join(dir, "none")}, "cannot read the package ID"},

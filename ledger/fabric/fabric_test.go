@@ -62,7 +62,7 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "fabric network:", err)
 		return 1
 	}
-	cc, err := chaincode.New()
+	cc, err := chaincode.New(chaincode.Config{RegistryMSP: fabricnet.RegistryMSP})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
