@@ -39,7 +39,10 @@ type DB struct {
 }
 
 // Open opens dsn: a postgres:// or postgresql:// URL for PostgreSQL,
-// anything else a SQLite file path. SQLite runs in WAL mode with full
+// anything else a SQLite file path. A SQLite file, its -wal and -shm files
+// and any folder Open creates for it are readable by their owner only
+// (0600, 0700), whatever the umask; an existing file is narrowed to 0600.
+// SQLite runs in WAL mode with full
 // fsync, so an acknowledged write survives a crash; a 128 MiB page cache
 // keeps a batch's pages from spilling mid-transaction, statement journals
 // stay in memory, and the WAL is checkpointed every 10,000 pages (a page
@@ -52,6 +55,9 @@ func Open(dsn string) (*DB, error) {
 		dialect = "postgres"
 		dial = postgres.Open(dsn)
 	} else {
+		if err := prepareFile(dsn); err != nil {
+			return nil, err
+		}
 		sep := "?"
 		if strings.Contains(dsn, "?") {
 			sep = "&"
@@ -60,7 +66,7 @@ func Open(dsn string) (*DB, error) {
 	}
 	gdb, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true})
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open the %s database: %v", dialect, err)
+		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open the %s database %s: %v", dialect, RedactDSN(dsn), err)
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
