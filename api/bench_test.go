@@ -18,6 +18,7 @@ import (
 	"github.com/greenmint/greenmint/api"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
+	"golang.org/x/time/rate"
 )
 
 func report(b *testing.B, name string, v float64, unit string) {
@@ -62,11 +63,15 @@ func BenchmarkOracleIngest(b *testing.B) {
 	if failed.Load() > 0 {
 		b.Fatalf("%d meter registrations failed", failed.Load())
 	}
-	tokens := api.TokenConfig{Secret: []byte("bench-secret-bench-secret-bench!!"), Issuer: "oracle", Audience: "oracle"}
-	token, _ := tokens.IssueToken("bench", time.Hour)
+	tokens := api.TokenConfig{Secret: []byte("bench-secret-bench-secret-bench!!"), Issuer: "oracle", Audience: "oracle", Store: db}
+	issued, err := tokens.Issue(ctx, api.KindCollector, "bench", time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	token := issued.Token
 	ms := &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Hour}
 	in := oracle.NewIngester(db, ms, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
-	srv := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens}, in))
+	srv := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Limits: api.Limits{CredentialRate: rate.Inf}}, in))
 	defer srv.Close()
 
 	// Pre-sign every reading: collector g sends meters g, g+4, … interval by

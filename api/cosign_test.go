@@ -1,12 +1,18 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,10 +33,12 @@ type twoOracles struct {
 	dbA, dbB *store.DB
 	attA     *oracle.Attester
 	peerB    *api.HTTPCosigner
+	tokensB  api.TokenConfig // the tokens oracle B accepts
+	logB     *bytes.Buffer   // oracle B's log
 	req      oracle.AttestRequest
 }
 
-func newTwoOracles(t *testing.T, bMisses int) *twoOracles {
+func newTwoOracles(t *testing.T, bMisses int, edit ...func(*api.OracleConfig)) *twoOracles {
 	t.Helper()
 	ctx := context.Background()
 	n := greenminttest.NewNetwork(t)
@@ -42,7 +50,6 @@ func newTwoOracles(t *testing.T, bMisses int) *twoOracles {
 	}
 	now := func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) }
 	o := &twoOracles{env: e, site: site}
-	tokens := api.TokenConfig{Secret: []byte("peer-secret-peer-secret-peer-secr"), Issuer: "oracle-a", Audience: "oracle-b"}
 	for i, dst := range []**store.DB{&o.dbA, &o.dbB} {
 		db := n.DB
 		if i == 1 {
@@ -66,10 +73,19 @@ func newTwoOracles(t *testing.T, bMisses int) *twoOracles {
 	o.attA = &oracle.Attester{Readings: o.dbA, Ledger: l, ID: e.OracleA, Now: now}
 	attB := &oracle.Attester{Readings: o.dbB, Ledger: l, ID: e.OracleB, Now: now}
 	cs := &oracle.LocalCosigner{Attester: attB, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
-	srvB := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Cosigner: cs}, oracle.NewIngester(o.dbB, &oracle.LedgerMeters{Ledger: l, ID: e.OracleB, TTL: time.Minute}, now)))
+	o.tokensB = api.TokenConfig{Secret: []byte("peer-secret-peer-secret-peer-secr"), Issuer: "oracle-b", Audience: "oracle-b", Store: o.dbB}
+	o.logB = &bytes.Buffer{}
+	cfg := api.OracleConfig{Tokens: o.tokensB, Cosigner: cs, Log: slog.New(slog.NewTextHandler(&syncWriter{w: o.logB}, nil))}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	srvB := httptest.NewServer(api.NewOracleHandler(cfg, oracle.NewIngester(o.dbB, &oracle.LedgerMeters{Ledger: l, ID: e.OracleB, TTL: time.Minute}, now)))
 	t.Cleanup(srvB.Close)
-	token, _ := tokens.IssueToken(demo.OracleAID, time.Hour)
-	o.peerB = &api.HTTPCosigner{URL: srvB.URL, Token: token}
+	token, err := o.tokensB.Issue(ctx, api.KindPeerOracle, demo.OracleAID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.peerB = &api.HTTPCosigner{URL: srvB.URL, Token: token.Token}
 	o.req = oracle.AttestRequest{SiteID: site.ID, Instrument: greenmint.EAC, From: period.Start, To: period.Start.Add(48 * time.Hour),
 		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}}
 	return o
@@ -105,15 +121,144 @@ func TestTwoOraclesCosignOverHTTP(t *testing.T) {
 	}
 }
 
+// TestPeerWithDifferentDataRefuses: a peer whose readings differ refuses
+// with 409 and the reason attestation_differs, and its answer discloses
+// none of its figures (totals, readings root); they are in its log.
 func TestPeerWithDifferentDataRefuses(t *testing.T) {
 	o := newTwoOracles(t, 2)
-	_, err := o.submitter().Attest(context.Background(), o.req)
+	ctx := context.Background()
+	_, err := o.submitter().Attest(ctx, o.req)
 	if greenmint.ErrorCode(err) != greenmint.ECONFLICT {
 		t.Fatalf("Attest with a peer missing readings = %v, want conflict", err)
 	}
 	if b := o.batches(t); len(b) != 0 {
 		t.Fatalf("a refused co-signature still minted %+v", b)
 	}
+	a, _, err := o.attA.Build(ctx, o.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := o.cosignHTTP(t, o.peerB.Token, o.req, a)
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != http.StatusConflict || p.Reason != api.ReasonAttestationDiffers {
+		t.Fatalf("co-sign of differing data = %d %s", resp.StatusCode, body)
+	}
+	for _, secret := range []string{a.ReadingsRoot[:16], strconv.FormatInt(a.Totals.ConsumptionWh, 10), strconv.FormatInt(a.Totals.SupplyWh, 10), "Wh", "totals"} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("the 409 answer discloses %q: %s", secret, body)
+		}
+	}
+	if !strings.Contains(o.logB.String(), "co-signature refused") || !strings.Contains(o.logB.String(), p.RequestID) {
+		t.Errorf("oracle B's log lacks the difference under request %s:\n%s", p.RequestID, o.logB.String())
+	}
+}
+
+// cosignHTTP posts a co-sign request to oracle B with token.
+func (o *twoOracles) cosignHTTP(t *testing.T, token string, req oracle.AttestRequest, a *greenmint.Attestation) (*http.Response, []byte) {
+	t.Helper()
+	raw, _ := json.Marshal(api.CosignRequest{SiteID: req.SiteID, Instrument: req.Instrument, From: greenmint.FormatTime(req.From), To: greenmint.FormatTime(req.To), Dataset: req.Dataset, Attestation: *a})
+	hr, _ := http.NewRequest(http.MethodPost, o.peerB.URL+"/v1/cosign", bytes.NewReader(raw))
+	hr.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		hr.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// TestCosignNeedsPeerOracleToken: a collector's token, valid for readings,
+// is refused (403) by the co-sign endpoint, also for an attestation the
+// collector chose, and nothing is signed; a peer-oracle token is admitted.
+func TestCosignNeedsPeerOracleToken(t *testing.T) {
+	o := newTwoOracles(t, 0)
+	ctx := context.Background()
+	collector, err := o.tokensB.Issue(ctx, api.KindCollector, "collector-1", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _, err := o.attA.Build(ctx, o.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := o.cosignHTTP(t, collector.Token, o.req, a)
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != http.StatusForbidden || p.Code != greenmint.EFORBIDDEN {
+		t.Fatalf("co-sign with a collector token = %d %s, want 403 forbidden", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), "signature") {
+		t.Fatalf("a collector obtained something: %s", body)
+	}
+	resp, body = o.cosignHTTP(t, o.peerB.Token, o.req, a)
+	var sig greenmint.OracleSignature
+	if err := json.Unmarshal(body, &sig); err != nil || resp.StatusCode != http.StatusOK || sig.OracleID != demo.OracleBID {
+		t.Fatalf("co-sign with a peer-oracle token = %d %s", resp.StatusCode, body)
+	}
+}
+
+// gatedCosigner is oracle B's real co-signer, held at a gate: it lets a
+// test keep co-signatures in progress.
+type gatedCosigner struct {
+	inner   *oracle.LocalCosigner
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (g *gatedCosigner) Cosign(ctx context.Context, req oracle.AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error) {
+	g.entered <- struct{}{}
+	<-g.gate
+	return g.inner.Cosign(ctx, req, a)
+}
+
+// TestCosignConcurrencyCap: with one co-signature in progress and a cap of
+// one, the next request is answered 429 with Retry-After at once; the
+// first completes.
+func TestCosignConcurrencyCap(t *testing.T) {
+	var gated *gatedCosigner
+	o := newTwoOracles(t, 0, func(c *api.OracleConfig) {
+		gated = &gatedCosigner{inner: c.Cosigner.(*oracle.LocalCosigner), entered: make(chan struct{}, 4), gate: make(chan struct{})}
+		c.Cosigner = gated
+		c.Limits.Cosigns = 1
+	})
+	ctx := context.Background()
+	a, _, err := o.attA.Build(ctx, o.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make(chan int, 1)
+	go func() {
+		resp, _ := o.cosignHTTP(t, o.peerB.Token, o.req, a)
+		first <- resp.StatusCode
+	}()
+	<-gated.entered
+	resp, body := o.cosignHTTP(t, o.peerB.Token, o.req, a)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("second co-sign while one runs = %d (Retry-After %q) %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || p.Status != 429 || p.Code != greenmint.EUNAVAILABLE {
+		t.Fatalf("429 problem = %s", body)
+	}
+	close(gated.gate)
+	if code := <-first; code != http.StatusOK {
+		t.Fatalf("the first co-sign = %d", code)
+	}
+}
+
+// syncWriter serialises writes to w (a server's log read by the test).
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // TestCrashBetweenSigningAndSubmitting stops after the co-signed
@@ -193,9 +338,10 @@ func TestRefusedAttestationDoesNotBlock(t *testing.T) {
 }
 
 // TestCosignEndpointRefusesBadInput sends the co-sign endpoint what a
-// misbehaving peer might: no token, a token for another service, a
-// malformed body, an attestation that does not check, a period that is not
-// whole hours. Each gets its code, and nothing is signed.
+// misbehaving peer might: no token, a token for another service, a revoked
+// peer token, a malformed body, an attestation that does not check, a
+// period that is not whole hours. Each gets its code, and nothing is
+// signed.
 func TestCosignEndpointRefusesBadInput(t *testing.T) {
 	o := newTwoOracles(t, 0)
 	ctx := context.Background()
@@ -205,8 +351,18 @@ func TestCosignEndpointRefusesBadInput(t *testing.T) {
 	}
 	broken := *a
 	broken.Quantity++
-	other := api.TokenConfig{Secret: []byte("another-secret-another-secret-xx"), Issuer: "oracle-a", Audience: "oracle-b"}
-	foreign, _ := other.IssueToken("x", time.Hour)
+	other := api.TokenConfig{Secret: []byte("another-secret-another-secret-xx"), Issuer: "oracle-b", Audience: "oracle-b", Store: o.dbA}
+	foreign, err := other.Issue(ctx, api.KindPeerOracle, "x", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked, err := o.tokensB.Issue(ctx, api.KindPeerOracle, "oracle-c", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.dbB.RevokeToken(ctx, revoked.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		token string
@@ -215,17 +371,18 @@ func TestCosignEndpointRefusesBadInput(t *testing.T) {
 		code  string
 	}{
 		{"no token", "", o.req, a, greenmint.EUNAUTHENTICATED},
-		{"token signed with another key", foreign, o.req, a, greenmint.EUNAUTHENTICATED},
+		{"token signed with another key", foreign.Token, o.req, a, greenmint.EUNAUTHENTICATED},
+		{"revoked peer token", revoked.Token, o.req, a, greenmint.EUNAUTHENTICATED},
 		{"attestation that does not check", o.peerB.Token, o.req, &broken, greenmint.EINVALID},
 		{"period not whole hours", o.peerB.Token, oracle.AttestRequest{SiteID: o.req.SiteID, Instrument: o.req.Instrument, From: o.req.From.Add(time.Minute), To: o.req.To, Dataset: o.req.Dataset}, a, greenmint.EINVALID},
 		{"unknown site", o.peerB.Token, oracle.AttestRequest{SiteID: "NOSITE", Instrument: o.req.Instrument, From: o.req.From, To: o.req.To, Dataset: o.req.Dataset}, a, greenmint.ENOTFOUND},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &api.HTTPCosigner{URL: o.peerB.URL, Token: tc.token}
-			_, err := c.Cosign(ctx, tc.req, tc.att)
-			if got := greenmint.ErrorCode(err); got != tc.code {
-				t.Fatalf("Cosign = %v, want %s", err, tc.code)
+			resp, body := o.cosignHTTP(t, tc.token, tc.req, tc.att)
+			var p api.Problem
+			if err := json.Unmarshal(body, &p); err != nil || p.Code != tc.code {
+				t.Fatalf("co-sign = %d %s, want %s", resp.StatusCode, body, tc.code)
 			}
 		})
 	}

@@ -20,24 +20,50 @@ import (
 )
 
 // oracleServer is a real oracle service on loopback: the embedded ledger
-// holding the registered meters, SQLite storage, the HTTP handler.
+// holding the registered meters, SQLite storage (readings and tokens), the
+// HTTP handler.
 type oracleServer struct {
 	url    string
 	tokens api.TokenConfig
 	site   *demo.Site
 	db     *store.DB
+	net    *greenminttest.Network
 }
 
-func newOracleServer(tb testing.TB) *oracleServer {
+// newOracleServer starts the service on loopback; edit changes its
+// configuration before it starts.
+func newOracleServer(tb testing.TB, edit ...func(*api.OracleConfig)) *oracleServer {
+	tb.Helper()
+	s, h := newOracleHandler(tb, edit...)
+	srv := httptest.NewServer(h)
+	tb.Cleanup(srv.Close)
+	s.url = srv.URL
+	return s
+}
+
+// newOracleHandler builds the service without serving it.
+func newOracleHandler(tb testing.TB, edit ...func(*api.OracleConfig)) (*oracleServer, http.Handler) {
 	tb.Helper()
 	n := greenminttest.NewNetwork(tb)
 	e, l, site, db := n.Env, n.Ledger, n.Site, n.DB
 	meters := &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}
-	tokens := api.TokenConfig{Secret: []byte("test-secret-test-secret-test-secret"), Issuer: "greenmint-oracle-a", Audience: "greenmint-oracle"}
+	tokens := api.TokenConfig{Secret: []byte("test-secret-test-secret-test-secret"), Issuer: "greenmint-oracle-a", Audience: "greenmint-oracle", Store: db}
 	in := oracle.NewIngester(db, meters, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
-	srv := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens, MaxBody: 1 << 20}, in))
-	tb.Cleanup(srv.Close)
-	return &oracleServer{url: srv.URL, tokens: tokens, site: site, db: db}
+	cfg := api.OracleConfig{Tokens: tokens, MaxBody: 1 << 20}
+	for _, f := range edit {
+		f(&cfg)
+	}
+	return &oracleServer{tokens: cfg.Tokens, site: site, db: db, net: n}, api.NewOracleHandler(cfg, in)
+}
+
+// issue issues a token of kind for subject, valid for an hour.
+func (s *oracleServer) issue(tb testing.TB, kind, subject string) api.Issued {
+	tb.Helper()
+	is, err := s.tokens.Issue(context.Background(), kind, subject, time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return is
 }
 
 // pvReadings returns n signed hourly readings of the site's PV meter from
@@ -61,10 +87,23 @@ func (s *oracleServer) pvReadings(tb testing.TB, n int) []greenmint.Reading {
 
 func (s *oracleServer) post(tb testing.TB, contentType, token string, body []byte) (int, []byte) {
 	tb.Helper()
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/readings", bytes.NewReader(body))
-	req.Header.Set("Content-Type", contentType)
+	resp, out := s.do(tb, http.MethodPost, "/v1/readings", contentType, token, body, nil)
+	return resp.StatusCode, out
+}
+
+// do sends a request with a bearer token (when not empty) and more
+// headers, and returns the answer and its body.
+func (s *oracleServer) do(tb testing.TB, method, path, contentType, token string, body []byte, headers map[string]string) (*http.Response, []byte) {
+	tb.Helper()
+	req, _ := http.NewRequest(method, s.url+path, bytes.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -72,15 +111,25 @@ func (s *oracleServer) post(tb testing.TB, contentType, token string, body []byt
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
+	return resp, out
+}
+
+// problem decodes a problem+json answer.
+func problem(tb testing.TB, resp *http.Response, body []byte) api.Problem {
+	tb.Helper()
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		tb.Fatalf("answer %d is not problem+json: %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
+		tb.Fatalf("answer %d has content type %q, want application/problem+json", resp.StatusCode, ct)
+	}
+	return p
 }
 
 func TestReadingsEndpoint(t *testing.T) {
 	s := newOracleServer(t)
-	token, err := s.tokens.IssueToken("collector-1", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := s.issue(t, api.KindCollector, "collector-1").Token
 	rs := s.pvReadings(t, 6)
 	batch, _ := json.Marshal(map[string]any{"readings": rs[:4]})
 	code, body := s.post(t, "application/json", token, batch)
@@ -101,16 +150,6 @@ func TestReadingsEndpoint(t *testing.T) {
 	if n, _ := s.db.CountReadings(context.Background()); n != 6 {
 		t.Fatalf("%d readings stored, want 6", n)
 	}
-
-	otherAudience := s.tokens
-	otherAudience.Audience = "somebody-else"
-	foreign, _ := otherAudience.IssueToken("collector-1", time.Hour)
-	expiredCfg := s.tokens
-	expiredCfg.Now = func() time.Time { return time.Now().Add(-2 * time.Hour) }
-	expired, _ := expiredCfg.IssueToken("collector-1", time.Hour)
-	wrongKey := s.tokens
-	wrongKey.Secret = []byte("another-secret-another-secret-xx")
-	forged, _ := wrongKey.IssueToken("collector-1", time.Hour)
 	tests := []struct {
 		name        string
 		contentType string
@@ -120,9 +159,6 @@ func TestReadingsEndpoint(t *testing.T) {
 		code        string
 	}{
 		{"no token", "application/json", "", batch, 401, greenmint.EUNAUTHENTICATED},
-		{"token for another audience", "application/json", foreign, batch, 401, greenmint.EUNAUTHENTICATED},
-		{"expired token", "application/json", expired, batch, 401, greenmint.EUNAUTHENTICATED},
-		{"token signed with another key", "application/json", forged, batch, 401, greenmint.EUNAUTHENTICATED},
 		{"malformed JSON", "application/json", token, []byte(`{"readings":[`), 400, greenmint.EINVALID},
 		{"empty body", "application/json", token, nil, 400, greenmint.EINVALID},
 		{"CSV without header", "text/csv", token, []byte("a,b\n"), 400, greenmint.EINVALID},
@@ -159,7 +195,7 @@ func TestReadingsEndpoint(t *testing.T) {
 
 func TestRejectedReadingsKeepTheRest(t *testing.T) {
 	s := newOracleServer(t)
-	token, _ := s.tokens.IssueToken("collector-1", time.Hour)
+	token := s.issue(t, api.KindCollector, "collector-1").Token
 	rs := s.pvReadings(t, 3)
 	forged := rs[1]
 	forged.EnergyWh++

@@ -33,8 +33,12 @@ func TestSimulatorFaults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tokens := api.TokenConfig{Secret: []byte("sim-secret-sim-secret-sim-secret!"), Issuer: "o", Audience: "o"}
-	token, _ := tokens.IssueToken("simulator", time.Hour)
+	tokens := api.TokenConfig{Secret: []byte("sim-secret-sim-secret-sim-secret!"), Issuer: "o", Audience: "o", Store: db}
+	issued, err := tokens.Issue(ctx, api.KindCollector, "simulator", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := issued.Token
 	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
 	srv := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens}, in))
 	defer srv.Close()
