@@ -56,7 +56,7 @@ func (m *Main) Run(ctx context.Context, args []string) error {
 	root.SetArgs(args)
 	root.PersistentFlags().StringVar(&m.ledgerKind, "ledger", "embedded", "the ledger: embedded (the workspace's) or fabric")
 	root.PersistentFlags().StringVar(&m.connection, "connection", ".fabric/connection.json", "with --ledger fabric: the connection file")
-	root.PersistentFlags().StringVar(&m.db, "db", os.Getenv("GREENMINT_DB"), "the oracle's database: a postgres:// DSN, or a SQLite file (default: oracle.db in the workspace) [GREENMINT_DB]")
+	root.PersistentFlags().StringVar(&m.db, "db", "", "the oracle's database: a postgres:// DSN, or a SQLite file (default: $GREENMINT_DB, else oracle.db in the workspace)")
 	root.AddCommand(m.demoCommand(), m.ledgerCommand(), m.chaincodeCommand(), m.fabricCommand())
 	root.AddCommand(m.opsCommands()...)
 	root.AddCommand(m.simulateCommand())

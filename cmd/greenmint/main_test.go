@@ -98,16 +98,16 @@ func TestMigrateCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "--db", db}, "sqlite database at schema version 6"},
+		{[]string{"migrate", "--db", db}, "sqlite database at schema version 7"},
 		{[]string{"migrate", "--db", db, "--to", "3", "--json"}, `"version": 3`},
-		{[]string{"migrate", "--db", db, "--to", "6"}, "schema version 6"},
+		{[]string{"migrate", "--db", db, "--to", "7"}, "schema version 7"},
 	} {
 		out, err := run(t, c.args...)
 		if err != nil || !strings.Contains(out, c.want) {
 			t.Fatalf("%v = %q, %v; want %q", c.args, out, err, c.want)
 		}
 	}
-	if out, err := run(t, "migrate", "--db", db, "--to", "7"); err == nil || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("--to 7 = %q, %v", out, err)
+	if out, err := run(t, "migrate", "--db", db, "--to", "8"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("--to 8 = %q, %v", out, err)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,10 +45,15 @@ type oracleSettings struct {
 func (w workspace) dbPath() string { return filepath.Join(w.Dir, "oracle.db") }
 
 // dsn is the oracle's database: --db when given (a postgres:// DSN for
-// PostgreSQL), else the workspace's SQLite file.
+// PostgreSQL), else $GREENMINT_DB, else the workspace's SQLite file. The
+// variable is read here, not as the flag's default, so that --help never
+// prints it.
 func (m *Main) dsn(dir string) string {
 	if m.db != "" {
 		return m.db
+	}
+	if env := os.Getenv("GREENMINT_DB"); env != "" {
+		return env
 	}
 	return workspace{dir}.dbPath()
 }
@@ -158,7 +161,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if m.ledgerKind == "fabric" {
 				// The network, its identities and its ledger exist already: only
 				// this oracle's settings and database are made.
-				if err := os.MkdirAll(dir, 0o755); err != nil {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
 					return err
 				}
 				v, err := m.writeOracleFiles(ctx, dir)
@@ -278,7 +281,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 	sign.Flags().StringVar(&out, "out", "", "signed CSV (default standard output)")
 	meter.AddCommand(keygen, sign)
 
-	var file, asImport, asBatch, asProof, asRegister, asServe string
+	var file, asImport, asBatch, asProof, asRegister string
 	importCmd := withDir(&cobra.Command{
 		Use:   "import",
 		Short: "Import readings (CSV, or JSON lines) through the oracle's validation; prints accepted, duplicate and rejected rows with reasons",
@@ -342,7 +345,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 	importCmd.Flags().StringVar(&file, "file", "", "readings.csv or readings.jsonl")
 	importCmd.Flags().StringVar(&asImport, "as", consortium.OracleAMSP+":oracle", "the oracle identity that reads meters from the ledger")
 
-	var site, from, to, instrument, datasetID, datasetVersion, attestPeer, attestPeerToken string
+	var site, from, to, instrument, datasetID, datasetVersion, attestPeer, attestPeerToken, attestPeerCA string
 	attest := withDir(&cobra.Command{
 		Use:   "attest",
 		Short: "Build, co-sign (with the workspace's second oracle) and submit an attestation for a site and period",
@@ -365,7 +368,11 @@ func (m *Main) opsCommands() []*cobra.Command {
 			}
 			if attestPeer != "" {
 				// The peer oracle rebuilds from its own readings, in its own process.
-				sub.Peers = []oracle.Cosigner{&api.HTTPCosigner{URL: attestPeer, Token: attestPeerToken}}
+				peer, err := peerCosigner(attestPeer, attestPeerToken, attestPeerCA)
+				if err != nil {
+					return err
+				}
+				sub.Peers = []oracle.Cosigner{peer}
 			}
 			if pending, err := db.Attestations(ctx, store.AttestationSigned); err == nil && len(pending) > 0 {
 				var ps []oracle.PendingAttestation
@@ -399,7 +406,8 @@ func (m *Main) opsCommands() []*cobra.Command {
 	attest.Flags().StringVar(&instrument, "instrument", "CO2E", "EAC or CO2E")
 	attest.Flags().StringVar(&datasetID, "dataset", refdata.DefaultDatasetID, "emission-factor dataset ID")
 	attest.Flags().StringVar(&attestPeer, "peer", "", "a peer oracle's base URL, asked to co-sign over HTTP (default: the workspace's second oracle, locally)")
-	attest.Flags().StringVar(&attestPeerToken, "peer-token", os.Getenv("GREENMINT_PEER_TOKEN"), "a token the peer accepts [GREENMINT_PEER_TOKEN]")
+	attest.Flags().StringVar(&attestPeerToken, "peer-token", "", "a peer-oracle token the peer issued (default: $GREENMINT_PEER_TOKEN)")
+	attest.Flags().StringVar(&attestPeerCA, "peer-ca", "", "PEM file of the CA (or certificate) the peer's TLS certificate chains to, when it is not a public one")
 	attest.Flags().StringVar(&datasetVersion, "dataset-version", refdata.DefaultDatasetVersion, "emission-factor dataset version")
 
 	var batchID string
@@ -544,95 +552,9 @@ func (m *Main) opsCommands() []*cobra.Command {
 	register.Flags().StringVar(&asRegister, "as", consortium.MinerMSP+":miner", "the miner identity")
 	register.Flags().StringVar(&approveAs, "approve-as", "", "approve as this registry identity, e.g. RegistryMSP:registrar")
 
-	var listen, peerURL, peerToken, attestStart, attestInstrument string
-	var attestSites []string
-	var attestEvery, attestLag time.Duration
-	oracleCmd := &cobra.Command{Use: "oracle", Short: "The oracle service"}
-	serve := withDir(&cobra.Command{
-		Use:   "serve",
-		Short: "Serve readings ingestion, co-signing, health and metrics over HTTP",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			w := workspace{dir}
-			settings, err := w.settings()
-			if err != nil {
-				return err
-			}
-			tokens, err := settings.tokens()
-			if err != nil {
-				return err
-			}
-			l, c, err := m.openLedger(dir)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			db, err := openStore(ctx, m.dsn(dir))
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			id, err := identityOf(c, asServe)
-			if err != nil {
-				return err
-			}
-			key, err := c.OracleKey(id.MSPID, strings.SplitN(asServe, ":", 2)[1])
-			if err != nil {
-				return err
-			}
-			in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: 30 * time.Second}, nil)
-			cs := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: id}, OracleID: oracleIDOf(id.MSPID), Key: key}
-			log := slog.New(slog.NewTextHandler(m.Err, nil))
-			srv := &http.Server{Addr: listen, Handler: api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Cosigner: cs, Log: log}, in), ReadHeaderTimeout: 10 * time.Second}
-			token, _ := tokens.IssueToken("operator", 24*time.Hour)
-			fmt.Fprintf(m.Out, "oracle %s serving on %s; a collector token valid for 24 h:\n%s\n", oracleIDOf(id.MSPID), listen, token)
-			errc := make(chan error, 1)
-			go func() { errc <- srv.ListenAndServe() }()
-			if len(attestSites) > 0 {
-				start, err := greenmint.ParseHour(attestStart)
-				if err != nil {
-					return fmt.Errorf("--attest-start: %w", err)
-				}
-				sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: id}, Store: db, Ledger: l, ID: id,
-					OracleID: oracleIDOf(id.MSPID), Key: key}
-				if peerURL != "" {
-					sub.Peers = append(sub.Peers, &api.HTTPCosigner{URL: peerURL, Token: peerToken})
-				}
-				sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: attestSites, Instrument: greenmint.Instrument(attestInstrument),
-					Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: start, Lag: attestLag}
-				go sched.Run(ctx, attestEvery, time.Now, func(o oracle.Outcome) {
-					if o.Err != nil {
-						log.Warn("scheduled attestation failed", "site", o.SiteID, "err", o.Err)
-						return
-					}
-					log.Info("scheduled attestation minted", "site", o.SiteID, "from", o.From, "to", o.To, "batch", o.Result.BatchID, "units", o.Result.Quantity)
-				})
-			}
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				return srv.Shutdown(sctx)
-			}
-		},
-	})
-	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8081", "listen address")
-	serve.Flags().StringSliceVar(&attestSites, "attest-site", nil, "attest this site's closed periods on a schedule (repeatable)")
-	serve.Flags().DurationVar(&attestEvery, "attest-every", time.Hour, "how often scheduled attestation runs")
-	serve.Flags().DurationVar(&attestLag, "attest-lag", 30*time.Minute, "how long after an hour closes its readings are awaited")
-	serve.Flags().StringVar(&attestStart, "attest-start", "2023-01-01T00:00:00Z", "where sites with no attestation yet begin")
-	serve.Flags().StringVar(&attestInstrument, "attest-instrument", "CO2E", "EAC or CO2E")
-	serve.Flags().StringVar(&peerURL, "peer", "", "a peer oracle's base URL, asked to co-sign")
-	serve.Flags().StringVar(&peerToken, "peer-token", os.Getenv("GREENMINT_PEER_TOKEN"), "a token the peer accepts [GREENMINT_PEER_TOKEN]")
-	serve.Flags().StringVar(&asServe, "as", consortium.OracleAMSP+":oracle", "the oracle's identity")
-	oracleCmd.AddCommand(serve)
-
 	batchCmd := &cobra.Command{Use: "batch", Short: "Batches"}
 	batchCmd.AddCommand(batch)
-	return []*cobra.Command{initCmd, migrate, meter, register, importCmd, attest, batchCmd, proof, oracleCmd}
+	return []*cobra.Command{initCmd, migrate, meter, register, importCmd, attest, batchCmd, proof, m.oracleCommand()}
 }
 
 // readBatch opens the ledger and reads a batch as the identity as.

@@ -121,6 +121,9 @@ func (m *Main) simulateCommand() *cobra.Command {
 				return err
 			}
 			loadW /= 1000
+			if token == "" {
+				token = os.Getenv("GREENMINT_TOKEN")
+			}
 			rep, err := simulate.Run(c.Context(), simulate.Config{OracleURL: url, Token: token, Start: start, Hours: hours, Interval: 15 * time.Minute,
 				PV: meters["PV"], Wind: meters["WIND"], Load: meters["LOAD"], LoadW: loadW, Surplus: surplus, CurtailPct: 40, Faults: fl})
 			if err != nil {
@@ -136,7 +139,7 @@ func (m *Main) simulateCommand() *cobra.Command {
 		c.Flags().StringVar(&site, "site", "SITE0100", "the simulated site")
 	}
 	run.Flags().StringVar(&url, "url", "http://127.0.0.1:8081", "the oracle")
-	run.Flags().StringVar(&token, "token", os.Getenv("GREENMINT_TOKEN"), "a collector token (oracle serve prints one) [GREENMINT_TOKEN]")
+	run.Flags().StringVar(&token, "token", "", "a collector token (greenmint oracle token issue --kind collector; default: $GREENMINT_TOKEN)")
 	run.Flags().StringVar(&from, "from", "2023-06-01T00:00:00Z", "first hour")
 	run.Flags().IntVar(&hours, "hours", 24, "hours to send")
 	run.Flags().Int64Var(&hashrate, "hashrate-ths", 150_000, "the fleet's hashrate, TH/s")

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -42,6 +42,21 @@ func TestTwoOracleProcessesOnFabric(t *testing.T) {
 	mustRun("init", "--dir", dirB)
 	csvs := registerSiteWithReadings(t, mustRun, dirA, "SITE0321", "T2")
 
+	// Oracle B issues a collector token (for the readings sent to it) and a
+	// peer-oracle token (for oracle A's co-sign requests).
+	issue := func(kind, subject string) string {
+		t.Helper()
+		var is struct {
+			Token string `json:"token"`
+		}
+		out := mustRun("oracle", "token", "issue", "--dir", dirB, "--kind", kind, "--subject", subject, "--json")
+		if err := json.Unmarshal([]byte(out), &is); err != nil || is.Token == "" {
+			t.Fatalf("token issue: %q, %v", out, err)
+		}
+		return is.Token
+	}
+	token, peerToken := issue("collector", "collector-1"), issue("peer-oracle", "oracle-a")
+
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,17 +65,11 @@ func TestTwoOracleProcessesOnFabric(t *testing.T) {
 	l.Close()
 	b := exec.Command(bin, append([]string{"oracle", "serve", "--dir", dirB, "--as", "OracleBMSP:oracle", "--listen", addr}, ledger...)...)
 	b.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdout, _ := b.StdoutPipe()
-	b.Stderr = os.Stderr
+	b.Stdout, b.Stderr = os.Stderr, os.Stderr
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = syscall.Kill(-b.Process.Pid, syscall.SIGTERM); _ = b.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	var token string
-	for i := 0; i < 2 && sc.Scan(); i++ {
-		token = strings.TrimSpace(sc.Text())
-	}
 	for _, f := range csvs {
 		body, _ := os.ReadFile(f)
 		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/readings", strings.NewReader(string(body)))
@@ -83,7 +92,7 @@ func TestTwoOracleProcessesOnFabric(t *testing.T) {
 		mustRun("import", "--dir", dirA, "--file", f)
 	}
 	out := mustRun("attest", "--dir", dirA, "--site", "SITE0321", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z", "--instrument", "EAC",
-		"--peer", "http://"+addr, "--peer-token", token)
+		"--peer", "http://"+addr, "--peer-token", peerToken)
 	if !strings.Contains(out, "minted batch EAC-ES-SITE0321-20230601-0001") {
 		t.Fatalf("attest with oracle B over HTTP: %s", out)
 	}

@@ -77,7 +77,7 @@ func TestStore(t *testing.T) {
 			if n, _ := db.CountReadings(ctx); n != 1201 {
 				t.Fatalf("%d readings after a failed batch, want 1201", n)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 6 {
+			if v, err := db.Migrate(ctx); err != nil || v != 7 {
 				t.Fatalf("migrating again = %d, %v", v, err)
 			}
 		})
@@ -105,7 +105,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 			if v, err := db.MigrateTo(ctx, 99); greenmint.ErrorCode(err) != greenmint.EINVALID || v != 0 {
 				t.Fatalf("to 99 = %d, %v, want invalid", v, err)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 6 {
+			if v, err := db.Migrate(ctx); err != nil || v != 7 {
 				t.Fatalf("up again = %d, %v", v, err)
 			}
 			got, err := db.Readings(ctx, []string{"M1", "M2"}, t0, t0.Add(time.Hour))
