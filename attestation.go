@@ -1,7 +1,9 @@
 package greenmint
 
 import (
+	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
@@ -45,7 +47,7 @@ type AttestedHour struct {
 	// dataset has an hourly series for the region; it then replaces the
 	// combined-margin factors for every technology in the hour.
 	GridFactor  *int64       `json:"grid_g_per_mwh,omitempty"`
-	Allocations []Allocation `json:"allocations"`
+	Allocations []Allocation `json:"allocations"` // sorted by meter ID
 }
 
 // Totals are the sums over an attestation's hours.
@@ -79,7 +81,7 @@ type Attestation struct {
 	// make up each hour's consumption, sorted.
 	ConsumptionMeters []string       `json:"consumption_meters"`
 	Hours             []AttestedHour `json:"hours"` // ascending, hours with data
-	Gaps              []string       `json:"gaps"`  // hours of the period left out for missing data
+	Gaps              []string       `json:"gaps"`  // ascending: the period's other hours, left out for missing data
 	Totals            Totals         `json:"totals"`
 	Quantity          int64          `json:"quantity"` // units to mint
 	AttestedAt        string         `json:"attested_at"`
@@ -99,6 +101,64 @@ type SignedAttestation struct {
 
 // Canonical returns the attestation's canonical bytes.
 func (a *Attestation) Canonical() ([]byte, error) { return Canonical(a) }
+
+// An attestation has one encoding (docs/encoding.md): a list that is nil in
+// Go and a list that is empty are the same list, so both encode as [] and
+// never as null. Without this, "gaps": null and "gaps": [] would decode to
+// two values that pass CheckAttestation alike and hash to two IDs, and R5's
+// "never mints twice", which looks attestations up by ID, could be sidestepped
+// by re-spelling one. The MarshalJSON methods below normalise every list of
+// the attestation's types, so whatever builds or decodes an attestation, its
+// canonical bytes, ID and signatures are the same.
+
+// MarshalJSON encodes the attestation with its lists as JSON arrays, never
+// null.
+func (a Attestation) MarshalJSON() ([]byte, error) {
+	type plain Attestation
+	p := plain(a)
+	p.ConsumptionMeters = nonNil(p.ConsumptionMeters)
+	p.Hours = nonNil(p.Hours)
+	p.Gaps = nonNil(p.Gaps)
+	return marshalPlain(p)
+}
+
+// MarshalJSON encodes the hour with its allocations as a JSON array, never
+// null.
+func (h AttestedHour) MarshalJSON() ([]byte, error) {
+	type plain AttestedHour
+	p := plain(h)
+	p.Allocations = nonNil(p.Allocations)
+	return marshalPlain(p)
+}
+
+// MarshalJSON encodes the factors with the lifecycle factors as a JSON
+// array, never null.
+func (f Factors) MarshalJSON() ([]byte, error) {
+	type plain Factors
+	p := plain(f)
+	p.Lifecycle = nonNil(p.Lifecycle)
+	return marshalPlain(p)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// marshalPlain encodes v as Canonical does, for a MarshalJSON method: the
+// encoder that calls it keeps the bytes as they are (it escapes HTML
+// characters only if it was asked to, and Canonical does not ask).
+func marshalPlain(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
+}
 
 // ID returns the attestation's ID: the hex SHA-256 of its canonical bytes.
 func (a *Attestation) ID() (string, error) {
@@ -194,14 +254,21 @@ func CheckAttestation(a *Attestation) error {
 	if end.Sub(start) > MaxAttestationHours*time.Hour {
 		return Errorf(EINVALID, "period of %s exceeds 31 days", end.Sub(start))
 	}
-	if _, err := ParseTime(a.AttestedAt); err != nil {
+	at, err := ParseTime(a.AttestedAt)
+	if err != nil {
 		return fmt.Errorf("attested_at: %w", err)
 	}
-	if a.Dataset.ID == "" || a.Dataset.Version == "" || len(a.Dataset.SHA256) != 64 {
+	if at.Before(end) {
+		return Errorf(EINVALID, "attested_at %s is before period_end %s: an attestation covers only hours that ended before it was attested (R12)", a.AttestedAt, a.PeriodEnd)
+	}
+	if a.Dataset.ID == "" || a.Dataset.Version == "" {
 		return Errorf(EINVALID, "dataset pin is incomplete")
 	}
-	if len(a.ReadingsRoot) != 64 {
-		return Errorf(EINVALID, "readings_root must be 64 hex digits")
+	if !isLowerHex64(a.Dataset.SHA256) {
+		return Errorf(EINVALID, "dataset sha256 must be 64 lower-case hex digits")
+	}
+	if !isLowerHex64(a.ReadingsRoot) {
+		return Errorf(EINVALID, "readings_root must be 64 lower-case hex digits")
 	}
 	if len(a.ConsumptionMeters) == 0 {
 		return Errorf(EINVALID, "attestation names no consumption meters")
@@ -244,7 +311,8 @@ func CheckAttestation(a *Attestation) error {
 			return err
 		}
 	}
-	for _, g := range a.Gaps {
+	prev = time.Time{}
+	for i, g := range a.Gaps {
 		t, err := ParseHour(g)
 		if err != nil {
 			return fmt.Errorf("gap: %w", err)
@@ -252,10 +320,19 @@ func CheckAttestation(a *Attestation) error {
 		if t.Before(start) || !t.Before(end) {
 			return Errorf(EINVALID, "gap %s lies outside the period", g)
 		}
+		if i > 0 && !t.After(prev) {
+			return Errorf(EINVALID, "gap %s is not after the previous gap: gaps are ascending", g)
+		}
+		prev = t
 		if seen[t] {
-			return Errorf(EINVALID, "gap %s is also an attested hour or a repeated gap", g)
+			return Errorf(EINVALID, "gap %s is also an attested hour", g)
 		}
 		seen[t] = true
+	}
+	// Every hour of the period is an attested hour or a gap, so the same
+	// data cannot be attested twice, once with its gaps and once without.
+	if periodHours := int(end.Sub(start) / time.Hour); len(seen) != periodHours {
+		return Errorf(EINVALID, "%d attested hours and %d gaps do not cover the period's %d hours", len(a.Hours), len(a.Gaps), periodHours)
 	}
 	if tot != a.Totals {
 		return Errorf(EINVALID, "totals %+v do not equal the sums of the hours %+v", a.Totals, tot)
@@ -276,6 +353,44 @@ func CheckAttestation(a *Attestation) error {
 	return nil
 }
 
+// CheckAttestationTime enforces R12 against the ledger's time: nothing is
+// certified ahead of time. The attestation covers only hours that ended
+// before it was attested (period_end ≤ attested_at, which CheckAttestation
+// also checks), and it is minted only after it was attested, by the
+// transaction's timestamp txTime (attested_at ≤ txTime), never by a clock
+// the client chose inside the signed bytes. Both faults are EINVALID.
+func CheckAttestationTime(a *Attestation, txTime time.Time) error {
+	end, err := ParseHour(a.PeriodEnd)
+	if err != nil {
+		return fmt.Errorf("period_end: %w", err)
+	}
+	at, err := ParseTime(a.AttestedAt)
+	if err != nil {
+		return fmt.Errorf("attested_at: %w", err)
+	}
+	if at.Before(end) {
+		return Errorf(EINVALID, "attested_at %s is before period_end %s: an attestation covers only hours that ended before it was attested (R12)", a.AttestedAt, a.PeriodEnd)
+	}
+	if at.After(txTime) {
+		return Errorf(EINVALID, "attested_at %s is after the ledger's time %s: nothing is certified ahead of time (R12)", a.AttestedAt, FormatTime(txTime))
+	}
+	return nil
+}
+
+// isLowerHex64 reports whether s is 64 lower-case hex digits, the one
+// spelling of a SHA-256 in signed bytes.
+func isLowerHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func checkHour(h *AttestedHour) error {
 	if h.ConsumptionWh < 0 || h.SupplyWh < 0 || h.MatchedWh < 0 {
 		return Errorf(EINVALID, "negative energy")
@@ -290,12 +405,10 @@ func checkHour(h *AttestedHour) error {
 	}
 	var supply, matched int64
 	var err error
-	seen := make(map[string]bool, len(h.Allocations))
-	for _, al := range h.Allocations {
-		if al.MeterID == "" || seen[al.MeterID] {
-			return Errorf(EINVALID, "allocation meter %q is empty or repeated", al.MeterID)
+	for i, al := range h.Allocations {
+		if al.MeterID == "" || (i > 0 && h.Allocations[i-1].MeterID >= al.MeterID) {
+			return Errorf(EINVALID, "allocation meter %q is empty, repeated or out of order: allocations are sorted by meter ID", al.MeterID)
 		}
-		seen[al.MeterID] = true
 		if _, ok := IsIntermittent(al.Technology); !ok {
 			return Errorf(EINVALID, "technology %q of meter %s is not renewable", al.Technology, al.MeterID)
 		}

@@ -1,7 +1,7 @@
 // Package greenmint holds Greenmint's domain: sites, meters, readings,
 // attestations, batches, holdings, listings and retirements; the integer
-// units they are measured in; the rules R1–R10 of DOMAIN.md as pure
-// functions; the one canonical byte encoding of everything signed or hashed;
+// units they are measured in; the rules of DOMAIN.md (R1–R10, R12, R13) as
+// pure functions; the one canonical byte encoding of everything signed or hashed;
 // the error type with its codes; and the Ledger port that the API and the
 // oracle use to reach the contract.
 //

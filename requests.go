@@ -76,12 +76,16 @@ type OpenAccountRequest struct {
 	Idempotent
 }
 
-// PolicyRequest sets the oracle signature threshold and the tolerance on
-// physical bounds (Bootstrap and SetPolicy).
+// PolicyRequest sets the oracle signature threshold, the tolerance on
+// physical bounds and the reservation period (Bootstrap and SetPolicy).
 type PolicyRequest struct {
 	Idempotent
 	Threshold   int64 `json:"threshold"`
 	ToleranceBP int64 `json:"tolerance_bp"`
+	// ReservationTTLSeconds, from MinReservationTTLSeconds to
+	// MaxReservationTTLSeconds: 0 (or absent) takes the default in
+	// Bootstrap and keeps the current value in SetPolicy.
+	ReservationTTLSeconds int64 `json:"reservation_ttl_seconds,omitempty"`
 }
 
 // RegisterOracleRequest registers an oracle's Ed25519 key.

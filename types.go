@@ -126,7 +126,11 @@ type Policy struct {
 	RegistryMSP string `json:"registry_msp"`
 	Threshold   int64  `json:"threshold"`    // oracle signatures needed to mint
 	ToleranceBP int64  `json:"tolerance_bp"` // energy above capacity × duration tolerated, basis points
-	UpdatedAt   string `json:"updated_at"`
+	// ReservationTTLSeconds is how long a buyer's reservation of a listing
+	// holds, in transaction time. A policy written before the field existed
+	// has 0 here and takes DefaultReservationTTLSeconds (ReservationTTL).
+	ReservationTTLSeconds int64  `json:"reservation_ttl_seconds"`
+	UpdatedAt             string `json:"updated_at"`
 }
 
 // GridFactor is a grid region's combined-margin emission factor, gCO2e/MWh,
@@ -237,7 +241,7 @@ type Batch struct {
 	OpenFlags      int64       `json:"open_flags"`
 	Replaces       string      `json:"replaces,omitempty"`
 	ReplacedBy     string      `json:"replaced_by,omitempty"`
-	CarriedRetired int64       `json:"carried_retired,omitempty"` // retired in the batch it replaces
+	CarriedRetired int64       `json:"carried_retired,omitempty"` // retired in the batch it replaces and the ones before it
 	MintTxID       string      `json:"mint_tx_id"`
 	MintedAt       string      `json:"minted_at"`
 }
@@ -253,7 +257,9 @@ type Holding struct {
 // ListingStatus is the state of a listing.
 type ListingStatus string
 
-// Listing states: open → reserved → sold, or cancelled.
+// Listing states: open → reserved → sold, or cancelled. A reservation
+// lapses at its reserved_until (in transaction time) and the listing is open
+// again; see ReserveListing.
 const (
 	ListingOpen      ListingStatus = "open"
 	ListingReserved  ListingStatus = "reserved"
@@ -272,8 +278,17 @@ type Listing struct {
 	Currency   string        `json:"currency"`    // ISO 4217
 	Status     ListingStatus `json:"status"`
 	Buyer      string        `json:"buyer,omitempty"`
-	CreatedAt  string        `json:"created_at"`
-	UpdatedAt  string        `json:"updated_at"`
+	// ReservedUntil is when the current reservation lapses (reserved only).
+	// A reservation made before reservations expired has none and lapses
+	// one reservation period after its UpdatedAt.
+	ReservedUntil string `json:"reserved_until,omitempty"`
+	// HeldBack is the last buyer whose reservation ended without a sale
+	// (lapsed or released); it may not reserve the listing again before
+	// HeldBackUntil, so that other buyers get their turn.
+	HeldBack      string `json:"held_back,omitempty"`
+	HeldBackUntil string `json:"held_back_until,omitempty"`
+	CreatedAt     string `json:"created_at"`
+	UpdatedAt     string `json:"updated_at"`
 }
 
 // Retirement purposes.
@@ -326,7 +341,8 @@ const (
 )
 
 // Flag is an inquiry an auditor opened on a batch. While a batch has an open
-// flag its units are frozen: they cannot be transferred, listed or retired.
+// flag its units are frozen (R13): they cannot be transferred, listed,
+// reserved, sold or retired, and a withdrawn batch cannot be reissued.
 type Flag struct {
 	ID         string     `json:"id"`
 	BatchID    string     `json:"batch_id"`

@@ -48,14 +48,15 @@ func TestLifeOfACertificate(t *testing.T) {
 	}
 	w.checkR3(t, res.BatchID)
 
-	// List, reserve, release, reserve, confirm.
+	// List, reserve, release, reserve (another buyer: the first is held
+	// back for a reservation period), confirm.
 	var lst greenmint.Listing
 	w.mustCall(t, w.Miner, greenmint.TxListForSale, greenmint.ListRequest{BatchID: res.BatchID, Quantity: 5_000_000, PriceMinor: 12_500_00, Currency: "EUR"}, &lst)
 	if b := w.checkR3(t, res.BatchID); b.Escrowed != 5_000_000 {
 		t.Fatalf("escrowed %d, want 5000000", b.Escrowed)
 	}
-	w.mustCall(t, w.Buyer, greenmint.TxReserveListing, greenmint.ListingRequest{ListingID: lst.ID}, nil)
-	w.mustCall(t, w.Buyer, greenmint.TxReleaseReservation, greenmint.ListingRequest{ListingID: lst.ID}, nil)
+	w.mustCall(t, w.Miner2, greenmint.TxReserveListing, greenmint.ListingRequest{ListingID: lst.ID}, nil)
+	w.mustCall(t, w.Miner2, greenmint.TxReleaseReservation, greenmint.ListingRequest{ListingID: lst.ID}, nil)
 	w.mustCall(t, w.Buyer, greenmint.TxReserveListing, greenmint.ListingRequest{ListingID: lst.ID}, nil)
 	w.mustCall(t, w.Miner, greenmint.TxConfirmPayment, greenmint.ListingRequest{ListingID: lst.ID}, &lst)
 	if lst.Status != greenmint.ListingSold || lst.Buyer != w.Buyer.MSPID {

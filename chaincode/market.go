@@ -1,6 +1,8 @@
 package chaincode
 
 import (
+	"time"
+
 	"github.com/greenmint/greenmint"
 )
 
@@ -122,6 +124,18 @@ func (t *txn) listing(id string) (*greenmint.Listing, error) {
 	return &l, nil
 }
 
+// reservationTTL returns the policy's reservation period.
+func (t *txn) reservationTTL() (time.Duration, error) {
+	p, err := t.policy()
+	if err != nil {
+		return 0, err
+	}
+	return p.ReservationTTL(), nil
+}
+
+// reserveListing reserves an open listing (or one whose reservation lapsed)
+// for the caller until the policy's reservation period has passed, measured
+// in transaction time; not while the listed batch is frozen (R13).
 func (t *txn) reserveListing(r *greenmint.ListingRequest) (any, error) {
 	if err := t.requireHolder(); err != nil {
 		return nil, err
@@ -130,13 +144,17 @@ func (t *txn) reserveListing(r *greenmint.ListingRequest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Seller == t.caller.MSPID {
-		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "a seller cannot reserve its own listing")
+	ttl, err := t.reservationTTL()
+	if err != nil {
+		return nil, err
 	}
-	if l.Status != greenmint.ListingOpen {
-		return nil, greenmint.Errorf(greenmint.ECONFLICT, "listing %s is %s, not open", l.ID, l.Status)
+	var b greenmint.Batch
+	if err := t.mustGet(&b, "batch", kindBatch, l.BatchID); err != nil {
+		return nil, err
 	}
-	l.Status, l.Buyer, l.UpdatedAt = greenmint.ListingReserved, t.caller.MSPID, t.stamp()
+	if err := greenmint.Reserve(&b, l, t.caller.MSPID, t.now, ttl); err != nil {
+		return nil, err
+	}
 	return l, t.put(l, kindListing, l.ID)
 }
 
@@ -148,13 +166,13 @@ func (t *txn) releaseReservation(r *greenmint.ListingRequest) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Status != greenmint.ListingReserved {
-		return nil, greenmint.Errorf(greenmint.ECONFLICT, "listing %s is %s, not reserved", l.ID, l.Status)
+	ttl, err := t.reservationTTL()
+	if err != nil {
+		return nil, err
 	}
-	if t.caller.MSPID != l.Buyer && t.caller.MSPID != l.Seller {
-		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only the buyer or the seller may release a reservation")
+	if err := greenmint.Release(l, t.caller.MSPID, t.now, ttl); err != nil {
+		return nil, err
 	}
-	l.Status, l.Buyer, l.UpdatedAt = greenmint.ListingOpen, "", t.stamp()
 	return l, t.put(l, kindListing, l.ID)
 }
 
@@ -170,6 +188,13 @@ func (t *txn) sellersListing(id string, status greenmint.ListingStatus, action s
 	}
 	if t.caller.MSPID != l.Seller {
 		return nil, nil, nil, greenmint.Errorf(greenmint.EFORBIDDEN, "only the seller may %s", action)
+	}
+	ttl, err := t.reservationTTL()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if lapsed, at := greenmint.LapseReservation(l, t.now, ttl); lapsed && status == greenmint.ListingReserved {
+		return nil, nil, nil, greenmint.Errorf(greenmint.ECONFLICT, "the reservation of listing %s lapsed at %s; it is open again, so the seller cannot %s", l.ID, greenmint.FormatTime(at), action)
 	}
 	if l.Status != status {
 		return nil, nil, nil, greenmint.Errorf(greenmint.ECONFLICT, "listing %s is %s; only a listing that is %s can %s", l.ID, l.Status, status, action)
@@ -426,9 +451,15 @@ func (t *txn) reissueBatch(r *greenmint.ReissueRequest) (any, error) {
 	if old.ReplacedBy != "" {
 		return nil, greenmint.Errorf(greenmint.ECONFLICT, "batch %s was already reissued as %s", old.ID, old.ReplacedBy)
 	}
+	if old.OpenFlags > 0 {
+		return nil, greenmint.Errorf(greenmint.ECONFLICT, "batch %s is under an open auditor flag; resolve it before reissuing (R13)", old.ID)
+	}
 	a := &r.Attestation.Attestation
 	if a.SiteID != old.SiteID || a.PeriodStart != old.PeriodStart || a.PeriodEnd != old.PeriodEnd {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "a reissue must cover the same site and period as %s", old.ID)
+	}
+	if a.Instrument != old.Instrument {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "a reissue keeps the instrument: %s was minted as %s, the attestation is for %s", old.ID, old.Instrument, a.Instrument)
 	}
 	res, err := t.mintAttestation(&r.Attestation, &old)
 	if err != nil {

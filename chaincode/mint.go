@@ -39,6 +39,9 @@ func (t *txn) mintAttestation(sa *greenmint.SignedAttestation, replaces *greenmi
 	if err := greenmint.CheckAttestation(a); err != nil {
 		return nil, err
 	}
+	if err := greenmint.CheckAttestationTime(a, t.now); err != nil {
+		return nil, err
+	}
 	pol, err := t.policy()
 	if err != nil {
 		return nil, err
@@ -152,13 +155,20 @@ func (t *txn) mintAttestation(sa *greenmint.SignedAttestation, replaces *greenmi
 		MatchedWh: a.Totals.MatchedWh, Status: greenmint.BatchActive, MintTxID: t.txID, MintedAt: t.stamp(),
 	}
 	if replaces != nil {
-		if issued, err = greenmint.SubQty(a.Quantity, replaces.Retired); err != nil {
+		// Everything retired under the attestation's predecessors stays
+		// retired (R4): what the batch it replaces retired, and what that
+		// batch carried from the ones before it.
+		carried, err := greenmint.AddQty(replaces.Retired, replaces.CarriedRetired)
+		if err != nil {
+			return nil, err
+		}
+		if issued, err = greenmint.SubQty(a.Quantity, carried); err != nil {
 			return nil, err
 		}
 		if issued <= 0 {
-			return nil, greenmint.Errorf(greenmint.ECONFLICT, "the corrected quantity %d does not exceed the %d units already retired from %s", a.Quantity, replaces.Retired, replaces.ID)
+			return nil, greenmint.Errorf(greenmint.ECONFLICT, "the corrected quantity %d does not exceed the %d units already retired from %s and the batches it replaced", a.Quantity, carried, replaces.ID)
 		}
-		b.Replaces, b.CarriedRetired = replaces.ID, replaces.Retired
+		b.Replaces, b.CarriedRetired = replaces.ID, carried
 	}
 	b.Issued, b.Tradable = issued, issued
 	if err := greenmint.CheckBatchSupply(&b); err != nil {

@@ -13,7 +13,22 @@ func checkPolicy(r *greenmint.PolicyRequest) error {
 	if r.ToleranceBP < 0 || r.ToleranceBP > 10_000 {
 		return greenmint.Errorf(greenmint.EINVALID, "tolerance_bp must be 0 to 10000, got %d", r.ToleranceBP)
 	}
+	if r.ReservationTTLSeconds != 0 {
+		return greenmint.CheckReservationTTL(r.ReservationTTLSeconds)
+	}
 	return nil
+}
+
+// reservationTTLSeconds is the reservation period a policy request sets:
+// its own, or else current (the default when current is 0).
+func reservationTTLSeconds(r *greenmint.PolicyRequest, current int64) int64 {
+	switch {
+	case r.ReservationTTLSeconds != 0:
+		return r.ReservationTTLSeconds
+	case current != 0:
+		return current
+	}
+	return greenmint.DefaultReservationTTLSeconds
 }
 
 // bootstrap records registryMSP, fixed by the contract's deployment, as the
@@ -34,7 +49,7 @@ func (t *txn) bootstrap(r *greenmint.PolicyRequest, registryMSP string) (any, er
 	if err := checkPolicy(r); err != nil {
 		return nil, err
 	}
-	p := greenmint.Policy{RegistryMSP: registryMSP, Threshold: r.Threshold, ToleranceBP: r.ToleranceBP, UpdatedAt: t.stamp()}
+	p := greenmint.Policy{RegistryMSP: registryMSP, Threshold: r.Threshold, ToleranceBP: r.ToleranceBP, ReservationTTLSeconds: reservationTTLSeconds(r, 0), UpdatedAt: t.stamp()}
 	return p, t.put(p, kindPolicy)
 }
 
@@ -47,6 +62,7 @@ func (t *txn) setPolicy(r *greenmint.PolicyRequest) (any, error) {
 		return nil, err
 	}
 	p.Threshold, p.ToleranceBP, p.UpdatedAt = r.Threshold, r.ToleranceBP, t.stamp()
+	p.ReservationTTLSeconds = reservationTTLSeconds(r, p.ReservationTTLSeconds)
 	return p, t.put(p, kindPolicy)
 }
 
