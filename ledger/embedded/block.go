@@ -75,6 +75,7 @@ type Transaction struct {
 
 	seconds int64 // the proposal's timestamp, kept from endorsement for the history index
 	nanos   int32
+	creator *creator // the creator as endorsement verified it (nil: not endorsed here)
 }
 
 // OrgConfig is one organisation of the channel: its MSP ID and root CA.

@@ -138,26 +138,28 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 }
 
 // TestVerifyNamesTheFirstBadBlock alters stored blocks and state behind the
-// ledger's back and expects verify to name the damage.
+// ledger's back, in the state store and (forging the records' checksums)
+// in the block file, and expects verify to name the damage.
 func TestVerifyNamesTheFirstBadBlock(t *testing.T) {
 	tests := []struct {
-		name   string
-		tamper func(db *pebble.DB) error
-		block  uint64
-		reason string
+		name      string
+		tamper    func(db *pebble.DB) error
+		blockFile func(n uint64, raw string) string
+		block     uint64
+		reason    string
 	}{
-		{"altered transaction", func(db *pebble.DB) error {
+		{name: "altered transaction in the state store", tamper: func(db *pebble.DB) error {
 			return editBlock(db, 3, func(s string) string {
 				return strings.Replace(s, `"validation":"VALID"`, `"validation":"MVCC_READ_CONFLICT"`, 1)
 			})
-		}, 3, "data hash"},
-		{"altered header link", func(db *pebble.DB) error {
+		}, block: 3, reason: "differs from the block file"},
+		{name: "altered header link in the state store", tamper: func(db *pebble.DB) error {
 			return editBlock(db, 5, func(s string) string { return strings.Replace(s, `"previous_hash":"`, `"previous_hash":"00`, 1) })
-		}, 5, "previous hash"},
-		{"deleted block", func(db *pebble.DB) error {
+		}, block: 5, reason: "differs from the block file"},
+		{name: "deleted block", tamper: func(db *pebble.DB) error {
 			return db.Delete(append([]byte{'b'}, u64(4)...), pebble.Sync)
-		}, 4, "missing"},
-		{"altered world state", func(db *pebble.DB) error {
+		}, block: 4, reason: "missing"},
+		{name: "altered world state", tamper: func(db *pebble.DB) error {
 			raw, closer, err := db.Get([]byte("sk2"))
 			if err != nil {
 				return err
@@ -165,7 +167,22 @@ func TestVerifyNamesTheFirstBadBlock(t *testing.T) {
 			forged := append(append([]byte(nil), raw[:16]...), []byte("forged")...)
 			closer.Close()
 			return db.Set([]byte("sk2"), forged, pebble.Sync)
-		}, 7, "world state"},
+		}, block: 3, reason: "world state"},
+		{name: "deleted history entry", tamper: func(db *pebble.DB) error {
+			return db.DeleteRange([]byte("h"), []byte("i"), pebble.Sync)
+		}, block: 1, reason: "lacks the history entry"},
+		{name: "forged transaction in the block file", blockFile: func(n uint64, raw string) string {
+			if n != 3 {
+				return raw
+			}
+			return strings.Replace(raw, `"validation":"VALID"`, `"validation":"MVCC_READ_CONFLICT"`, 1)
+		}, block: 3, reason: "data hash"},
+		{name: "forged header link in the block file", blockFile: func(n uint64, raw string) string {
+			if n != 5 {
+				return raw
+			}
+			return strings.Replace(raw, `"previous_hash":"`, `"previous_hash":"00`, 1)
+		}, block: 5, reason: "previous hash"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,15 +194,20 @@ func TestVerifyNamesTheFirstBadBlock(t *testing.T) {
 				t.Fatalf("verify before tampering: %v", err)
 			}
 			n.ledger.Close()
-			db, err := pebble.Open(filepath.Join(n.dir, embedded.StoreDir), &pebble.Options{})
-			if err != nil {
-				t.Fatal(err)
+			if tc.tamper != nil {
+				db, err := pebble.Open(filepath.Join(n.dir, embedded.StoreDir), &pebble.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := tc.tamper(db); err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
 			}
-			if err := tc.tamper(db); err != nil {
-				t.Fatal(err)
+			if tc.blockFile != nil {
+				rewriteBlockFile(t, n.dir, tc.blockFile)
 			}
-			db.Close()
-			_, err = embedded.Verify(context.Background(), n.dir)
+			_, err := embedded.Verify(context.Background(), n.dir)
 			var bad *embedded.BadBlockError
 			if !errors.As(err, &bad) {
 				t.Fatalf("verify = %v, want a bad block", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/greenmint/greenmint"
 )
 
@@ -120,27 +122,162 @@ const StoreDir = "store"
 // directory: it names the store's directory.
 const FileName = StoreDir
 
-type quietLogger struct{}
+// storeLogger is the Pebble logger of a ledger: Pebble's information and
+// errors go to the ledger's *slog.Logger, and its fatal errors, which Pebble's
+// default logger answers with os.Exit, panic with a storeFatal that the
+// ledger recovers at its boundary (recoverStore) into a greenmint.Error.
+type storeLogger struct{ log *slog.Logger }
 
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "embedded store: "+format+"\n", args...)
-	os.Exit(2)
+// storeFatal is the panic value of a fatal error reported by Pebble.
+type storeFatal struct{ msg string }
+
+func (l storeLogger) Infof(format string, args ...any) {
+	l.log.Debug("embedded store: " + strings.TrimSpace(fmt.Sprintf(format, args...)))
 }
 
-// openStore opens (or, with create, makes) the store of the ledger in dir.
-func openStore(dir string, create bool) (*pebble.DB, error) {
+func (l storeLogger) Errorf(format string, args ...any) {
+	l.log.Error("embedded store: " + strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (l storeLogger) Fatalf(format string, args ...any) {
+	msg := firstLine(fmt.Sprintf(format, args...))
+	l.log.Error("embedded store: fatal: " + msg)
+	panic(storeFatal{msg: msg})
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// recoverStore turns a storeFatal panic into an EINTERNAL error in *err;
+// any other panic goes on.
+func recoverStore(err *error, what string) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f, ok := r.(storeFatal)
+	if !ok {
+		panic(r)
+	}
+	*err = &greenmint.Error{Code: greenmint.EINTERNAL, Message: what + ": the ledger store failed", Err: &fatalError{msg: f.msg}}
+}
+
+// fatalError is a fatal error Pebble reported: after one, the store may be
+// left in any state, so the ledger stops.
+type fatalError struct{ msg string }
+
+func (e *fatalError) Error() string { return e.msg }
+
+func isFatal(err error) bool {
+	var f *fatalError
+	return errors.As(err, &f)
+}
+
+// storeErr names a store error: corruption becomes EINTERNAL naming what
+// was being read, anything else EUNAVAILABLE.
+func storeErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var ge *greenmint.Error
+	if errors.As(err, &ge) {
+		return err
+	}
+	if pebble.IsCorruptionError(err) {
+		return greenmint.Errorf(greenmint.EINTERNAL, "the ledger store is damaged (%s): %s", what, firstLine(err.Error()))
+	}
+	return greenmint.Errorf(greenmint.EUNAVAILABLE, "the ledger store failed (%s): %s", what, firstLine(err.Error()))
+}
+
+// privateFS creates the store's files 0600 and its directories 0700, so that
+// no other local user reads the ledger.
+type privateFS struct{ vfs.FS }
+
+func (fs privateFS) private(f vfs.File, name string, err error) (vfs.File, error) {
+	if err == nil {
+		err = os.Chmod(name, 0o600)
+	}
+	return f, err
+}
+
+func (fs privateFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, c)
+	return fs.private(f, name, err)
+}
+
+func (fs privateFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := fs.FS.OpenReadWrite(name, c, opts...)
+	return fs.private(f, name, err)
+}
+
+func (fs privateFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, c)
+	return fs.private(f, newname, err)
+}
+
+func (fs privateFS) Lock(name string) (io.Closer, error) {
+	c, err := fs.FS.Lock(name)
+	if err == nil {
+		if cerr := os.Chmod(name, 0o600); cerr != nil {
+			c.Close()
+			return nil, cerr
+		}
+	}
+	return c, err
+}
+
+func (fs privateFS) MkdirAll(dir string, _ os.FileMode) error { return fs.FS.MkdirAll(dir, 0o700) }
+
+func (fs privateFS) Unwrap() vfs.FS { return fs.FS }
+
+// storeMode says how openStore opens a store.
+type storeMode int
+
+const (
+	storeOpen     storeMode = iota // an existing store, read-write
+	storeCreate                    // a new store
+	storeReadOnly                  // an existing store, changing nothing on disk
+)
+
+// openStore opens the store of the ledger in dir as mode says. A fatal
+// error from Pebble while opening is returned, never an exit.
+func openStore(dir string, mode storeMode, log *slog.Logger) (db *pebble.DB, err error) {
 	path := filepath.Join(dir, StoreDir)
-	if !create {
+	if mode != storeCreate {
 		if m, _ := filepath.Glob(filepath.Join(path, "marker.manifest.*")); len(m) == 0 {
 			return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no ledger in %s", dir)
 		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot create ledger directory %s: %v", dir, err)
 	}
-	opts := &pebble.Options{Logger: quietLogger{}, ErrorIfNotExists: !create, Cache: pebble.NewCache(256 << 20)}
+	if log == nil {
+		log = slog.Default()
+	}
+	logger := storeLogger{log: log}
+	opts := &pebble.Options{
+		FS:               privateFS{vfs.Default},
+		Logger:           logger,
+		ErrorIfNotExists: mode != storeCreate,
+		ReadOnly:         mode == storeReadOnly,
+		Cache:            pebble.NewCache(256 << 20),
+		EventListener: &pebble.EventListener{
+			// Pebble's default answer to corruption is a fatal exit; the
+			// read that met it returns the error, which the ledger names.
+			DataCorruption: func(info pebble.DataCorruptionInfo) {
+				log.Error("embedded store: damaged file", "path", info.Path, "details", firstLine(fmt.Sprint(info.Details)))
+			},
+			BackgroundError: func(err error) {
+				log.Error("embedded store: background error: " + firstLine(err.Error()))
+			},
+		},
+	}
+	if mode == storeCreate {
+		// The newest format writes WAL sync offsets, which let Pebble tell a
+		// damaged log record from an unfinished tail.
+		opts.FormatMajorVersion = pebble.FormatNewest
+	}
 	defer opts.Cache.Unref()
 	for i := range opts.Levels {
 		// Bloom filters spare a disk read for keys that are absent (fresh
@@ -148,12 +285,18 @@ func openStore(dir string, create bool) (*pebble.DB, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
-	db, err := pebble.Open(path, opts)
+	defer recoverStore(&err, "opening "+path)
+	db, err = pebble.Open(path, opts)
 	if err != nil {
 		if strings.Contains(err.Error(), "lock") {
 			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "ledger %s is in use by another process", dir)
 		}
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open ledger %s: %v", dir, err)
+		if pebble.IsCorruptionError(err) || errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "does not exist") {
+			// The store's marker is there (checked above): a file that its
+			// manifest or log needs is missing or damaged.
+			return nil, greenmint.Errorf(greenmint.EINTERNAL, "the ledger store %s is damaged and cannot be opened: %s", path, firstLine(err.Error()))
+		}
+		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open ledger %s: %s", dir, firstLine(err.Error()))
 	}
 	return db, nil
 }
@@ -175,7 +318,7 @@ func (v view) raw(key []byte) ([]byte, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err, fmt.Sprintf("reading key %q", key))
 	}
 	out := append([]byte(nil), val...)
 	return out, closer.Close()
@@ -215,7 +358,7 @@ func (v view) scan(start, end string, fn func(key string, ver Version, value []b
 			return err
 		}
 	}
-	return it.Error()
+	return storeErr(it.Error(), fmt.Sprintf("scanning keys from %q", start))
 }
 
 func (v view) history(key string) ([]historyEntry, error) {
@@ -237,7 +380,7 @@ func (v view) history(key string) ([]historyEntry, error) {
 		}
 		out = append(out, e)
 	}
-	return out, it.Error()
+	return out, storeErr(it.Error(), fmt.Sprintf("reading the history of %q", key))
 }
 
 func beUint64(b []byte) uint64 {
