@@ -57,8 +57,13 @@ func ChaincodeConfig() chaincode.Config {
 
 // OpenEmbedded opens the embedded ledger of a network made by
 // CreateEmbedded, running the Greenmint contract configured with
-// ChaincodeConfig.
+// ChaincodeConfig. Unless opts names another, the organisations' MSP
+// folders under dir/organizations supply the revocation lists the ledger
+// honours.
 func OpenEmbedded(dir string, opts embedded.Options) (*embedded.Ledger, error) {
+	if opts.MSPDir == "" {
+		opts.MSPDir = filepath.Join(dir, "organizations")
+	}
 	cc, err := chaincode.New(ChaincodeConfig())
 	if err != nil {
 		return nil, fmt.Errorf("demo.OpenEmbedded: %w", err)

@@ -140,6 +140,7 @@ type blockScan struct {
 	end      int64  // offset just after the last of them
 	size     int64  // the file's size
 	tail     string // why the bytes from end on are not a record ("" when end == size)
+	torn     bool   // the bad record is the file's last: an append a crash interrupted
 	lastHash string // header hash of the last intact block ("" when count == 0)
 	lastRaw  []byte // canonical bytes of the last intact block
 	stop     error  // the error fn stopped the scan with
@@ -175,7 +176,7 @@ func scanBlockFile(path string, limit uint64, fn func(n uint64, raw []byte, off 
 		return s, nil
 	}
 	s.end = int64(len(magic))
-	s.tail = s.records(r, limit, fn)
+	s.tail, s.torn = s.records(r, limit, fn)
 	if s.tail == errStop {
 		return s, s.stop
 	}
@@ -194,22 +195,24 @@ func scanBlockFile(path string, limit uint64, fn func(n uint64, raw []byte, off 
 const errStop = "\x00stopped"
 
 // records reads records from r (positioned at s.end) until the end of the
-// file, limit records, or one that is not intact, which it describes.
-func (s *blockScan) records(r io.Reader, limit uint64, fn func(n uint64, raw []byte, off int64) error) string {
+// file, limit records, or one that is not intact, which it describes; torn
+// reports that the bad record is the last thing in the file, as an append
+// interrupted by a crash leaves it.
+func (s *blockScan) records(r io.Reader, limit uint64, fn func(n uint64, raw []byte, off int64) error) (tail string, torn bool) {
 	head := make([]byte, recordHead)
 	var buf []byte
 	for s.end < s.size && (limit == 0 || s.count < limit) {
 		off := s.end
 		if _, err := io.ReadFull(r, head); err != nil {
-			return fmt.Sprintf("the record at offset %d is cut short", off)
+			return fmt.Sprintf("the record at offset %d is cut short", off), true
 		}
 		n := binary.BigEndian.Uint64(head[0:8])
 		length := int64(binary.BigEndian.Uint32(head[8:12]))
 		if n != s.count {
-			return fmt.Sprintf("the record at offset %d is numbered %d where block %d belongs", off, n, s.count)
+			return fmt.Sprintf("the record at offset %d is numbered %d where block %d belongs", off, n, s.count), false
 		}
 		if length > maxBlockLen || off+recordHead+length+recordTail > s.size {
-			return fmt.Sprintf("the record of block %d at offset %d is cut short or its length is damaged", n, off)
+			return fmt.Sprintf("the record of block %d at offset %d is cut short or its length is damaged", n, off), true
 		}
 		need := recordHead + int(length) + recordTail
 		if cap(buf) < need {
@@ -218,22 +221,22 @@ func (s *blockScan) records(r io.Reader, limit uint64, fn func(n uint64, raw []b
 		buf = buf[:need]
 		copy(buf, head)
 		if _, err := io.ReadFull(r, buf[recordHead:]); err != nil {
-			return fmt.Sprintf("the record of block %d at offset %d is cut short", n, off)
+			return fmt.Sprintf("the record of block %d at offset %d is cut short", n, off), true
 		}
 		sum := sha256.Sum256(buf[:recordHead+length])
 		if !bytes.Equal(sum[:], buf[recordHead+length:]) {
-			return fmt.Sprintf("the record of block %d at offset %d fails its checksum (damaged)", n, off)
+			return fmt.Sprintf("the record of block %d at offset %d fails its checksum (damaged)", n, off), off+int64(need) == s.size
 		}
 		raw := buf[recordHead : recordHead+length]
 		if fn != nil {
 			if err := fn(n, raw, off); err != nil {
 				s.stop = err
-				return errStop
+				return errStop, false
 			}
 		}
 		s.count++
 		s.end = off + int64(need)
 		s.lastRaw = append(s.lastRaw[:0], raw...)
 	}
-	return ""
+	return "", false
 }

@@ -334,18 +334,29 @@ func TestStateStoreBehindTheBlockFile(t *testing.T) {
 	}
 	twoAhead[blocks] = lateBlocks
 	writeTree(t, n.dir, twoAhead)
+	var bad *embedded.BadBlockError
 	for _, try := range []func() error{
 		func() error { _, err := embedded.Verify(ctx, n.dir); return err },
 		func() error { _, err := embedded.Open(n.dir, kv{}, embedded.Options{}); return err },
 	} {
 		err := try()
-		var bad *embedded.BadBlockError
 		if !errors.As(err, &bad) || bad.Number != 4 || !strings.Contains(bad.Reason, embedded.BlockFileName) || !strings.Contains(bad.Reason, embedded.StoreDir) {
 			t.Fatalf("state store two blocks behind: %v; want block 4 named, with both files", err)
 		}
 		if diff := sameTree(twoAhead, readTree(t, n.dir)); diff != "" {
 			t.Fatalf("a refused ledger was modified: %s", diff)
 		}
+	}
+
+	// The same with block 4's record damaged too: the state store and the
+	// block file both stop at block 3, but the damaged record is followed
+	// by another, so it is not an interrupted append.
+	damaged := bytes.Clone(lateBlocks)
+	damaged[len(early[blocks])+20] ^= 0x04
+	twoAhead[blocks] = damaged
+	writeTree(t, n.dir, twoAhead)
+	if _, err := embedded.Verify(ctx, n.dir); !errors.As(err, &bad) || bad.Number != 4 {
+		t.Fatalf("state store behind a damaged block file: %v; want block 4 named", err)
 	}
 
 	// The late state store with the early block file: the block file is
@@ -357,7 +368,6 @@ func TestStateStoreBehindTheBlockFile(t *testing.T) {
 	short[blocks] = early[blocks]
 	writeTree(t, n.dir, short)
 	_, err = embedded.Open(n.dir, kv{}, embedded.Options{})
-	var bad *embedded.BadBlockError
 	if !errors.As(err, &bad) || bad.Number != 4 {
 		t.Fatalf("open with a truncated block file = %v; want block 4 named", err)
 	}

@@ -515,6 +515,11 @@ func compareHeads(dir string, v view, scan *blockScan, live bool) error {
 		if scan.lastHash != hashS {
 			return bad(hs-1, "the state store %s records head hash %.16s… but block %d in the block file %s hashes to %.16s…", store, hashS, hs-1, file, scan.lastHash)
 		}
+		if scan.tail != "" && !scan.torn && !live {
+			// Not an interrupted append (more follows the bad record): the
+			// block file holds damaged blocks the state store lacks.
+			return bad(hs, "the block file %s is damaged after block %d, the state store's head (%s)", file, hs-1, scan.tail)
+		}
 		return nil
 	case scan.count == hs+1 && (scan.tail == "" || live):
 		return nil

@@ -68,7 +68,7 @@ func (l *Ledger) Verify(ctx context.Context) (rep *VerifyReport, err error) {
 }
 
 func bad(n uint64, format string, args ...any) error {
-	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "ledger verify", Err: &BadBlockError{Number: n, Reason: fmt.Sprintf(format, args...)}}
+	return &greenmint.Error{Code: greenmint.EINTERNAL, Err: &BadBlockError{Number: n, Reason: fmt.Sprintf(format, args...)}}
 }
 
 // expected is one entry the state store must hold, and the block that
