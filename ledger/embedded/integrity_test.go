@@ -178,7 +178,7 @@ func TestBitFlipsNeverVerifyShorter(t *testing.T) {
 		}
 	}
 	sort.Strings(files)
-	cc, err := chaincode.New()
+	cc, err := chaincode.New(demo.ChaincodeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +442,7 @@ func TestMissingTableIsAnError(t *testing.T) {
 	if _, err := embedded.Verify(context.Background(), dir); greenmint.ErrorCode(err) != greenmint.EINTERNAL {
 		t.Fatalf("verify without its tables = %v, want an internal error", err)
 	}
-	cc, err := chaincode.New()
+	cc, err := chaincode.New(demo.ChaincodeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
