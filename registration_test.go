@@ -73,6 +73,8 @@ func TestRegistrationSchemaRefuses(t *testing.T) {
 		{"lower-case site ID", `{"sites":[` + strings.Replace(site, "SITE0007", "site7", 1) + `]}`, false},
 		{"country name", `{"sites":[` + strings.Replace(site, `"country":"ES"`, `"country":"Spain"`, 1) + `]}`, false},
 		{"zero capacity", `{"sites":[` + strings.Replace(site, `"capacity_w":1`, `"capacity_w":0`, 1) + `]}`, false},
+		{"country name as grid region", `{"sites":[` + strings.Replace(site, `"grid_region":"ES"`, `"grid_region":"Spain"`, 1) + `]}`, false},
+		{"ISO 3166-2 grid region", `{"sites":[` + strings.Replace(site, `"grid_region":"ES"`, `"grid_region":"ES-CN"`, 1) + `]}`, true},
 		{"missing grid region", `{"sites":[` + strings.Replace(site, `"grid_region":"ES",`, ``, 1) + `]}`, false},
 		{"unknown technology", `{"meters":[` + strings.Replace(meter, "solar_pv_utility", "coal", 1) + `]}`, false},
 		{"generation without technology", `{"meters":[` + strings.Replace(meter, `"technology":"solar_pv_utility",`, ``, 1) + `]}`, false},

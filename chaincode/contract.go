@@ -108,6 +108,18 @@ func (c *Contract) RegisterMeter(ctx Ctx, request string) (string, error) {
 	return write(ctx, greenmint.TxRegisterMeter, request, (*txn).registerMeter)
 }
 
+// AmendSite replaces a pending site's registration, by its owner, checked
+// as RegisterSite checks it. An approved or suspended site is not amended.
+func (c *Contract) AmendSite(ctx Ctx, request string) (string, error) {
+	return write(ctx, greenmint.TxAmendSite, request, (*txn).amendSite)
+}
+
+// AmendMeter replaces a pending meter's registration, by its owner, checked
+// as RegisterMeter checks it. An approved or suspended meter is not amended.
+func (c *Contract) AmendMeter(ctx Ctx, request string) (string, error) {
+	return write(ctx, greenmint.TxAmendMeter, request, (*txn).amendMeter)
+}
+
 // ApproveSite approves a site.
 func (c *Contract) ApproveSite(ctx Ctx, request string) (string, error) {
 	return write(ctx, greenmint.TxApproveSite, request, func(t *txn, r *greenmint.StatusRequest) (any, error) {
@@ -227,6 +239,18 @@ func (c *Contract) GetMeter(ctx Ctx, request string) (string, error) {
 // learns a whole batch's meters in one evaluation.
 func (c *Contract) GetMeters(ctx Ctx, request string) (string, error) {
 	return query(ctx, greenmint.QueryGetMeters, request, (*txn).getMeters)
+}
+
+// SiteHistory returns every committed version of a site: its registration,
+// amendments and status changes.
+func (c *Contract) SiteHistory(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QuerySiteHistory, request, (*txn).siteHistory)
+}
+
+// MeterHistory returns every committed version of a meter: its
+// registration, amendments and status changes.
+func (c *Contract) MeterHistory(ctx Ctx, request string) (string, error) {
+	return query(ctx, greenmint.QueryMeterHistory, request, (*txn).meterHistory)
 }
 
 // GetOracle returns an oracle registration.

@@ -130,8 +130,11 @@ func (t *txn) publishDataset(r *greenmint.PublishDatasetRequest) (any, error) {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "a dataset needs grid factors and lifecycle factors")
 	}
 	for i, g := range d.GridFactors {
-		if g.Region == "" || g.Firm < 0 || g.Intermittent < 0 {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "grid factor %d: empty region or negative factor", i)
+		if g.Firm < 0 || g.Intermittent < 0 {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "grid factor %d: negative factor", i)
+		}
+		if !greenmint.IsGridRegion(g.Region) {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "grid factor %d: region %q is not a grid region code (%s)", i, g.Region, gridRegionForm)
 		}
 		if i > 0 && d.GridFactors[i-1].Region >= g.Region {
 			return nil, greenmint.Errorf(greenmint.EINVALID, "grid factors must be sorted and unique by region")
@@ -146,13 +149,13 @@ func (t *txn) publishDataset(r *greenmint.PublishDatasetRequest) (any, error) {
 		}
 	}
 	for i, a := range d.AverageIntensity {
-		if a.Region == "" || a.Factor < 0 || (i > 0 && d.AverageIntensity[i-1].Region >= a.Region) {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "average intensity %d: regions must be non-empty, sorted and unique, factors non-negative", i)
+		if !greenmint.IsGridRegion(a.Region) || a.Factor < 0 || (i > 0 && d.AverageIntensity[i-1].Region >= a.Region) {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "average intensity %d: regions must be grid region codes (%s), sorted and unique, factors non-negative", i, gridRegionForm)
 		}
 	}
 	for i, h := range d.HourlyFactors {
-		if _, err := greenmint.ParseHour(h.Hour); err != nil || h.Region == "" || h.Factor < 0 {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "hourly factor %d: a region, an hour (RFC 3339 UTC) and a non-negative factor are required", i)
+		if _, err := greenmint.ParseHour(h.Hour); err != nil || !greenmint.IsGridRegion(h.Region) || h.Factor < 0 {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "hourly factor %d: a region (a grid region code: %s), an hour (RFC 3339 UTC) and a non-negative factor are required", i, gridRegionForm)
 		}
 		if i > 0 {
 			p := d.HourlyFactors[i-1]
@@ -173,6 +176,9 @@ func (t *txn) publishDataset(r *greenmint.PublishDatasetRequest) (any, error) {
 	} else if ok {
 		return nil, greenmint.Errorf(greenmint.ECONFLICT, "dataset %s version %s is already published", d.ID, d.Version)
 	}
+	if err := t.indexRegions(&d); err != nil {
+		return nil, err
+	}
 	ds := greenmint.Dataset{DatasetContent: d, SHA256: sum, PublishedAt: t.stamp()}
 	return greenmint.DatasetPin{ID: d.ID, Version: d.Version, SHA256: sum}, t.put(ds, kindDataset, d.ID, d.Version)
 }
@@ -187,38 +193,48 @@ func (t *txn) registerSite(r *greenmint.RegisterSiteRequest) (any, error) {
 	if _, err := t.ensureAccount(); err != nil {
 		return nil, err
 	}
-	if err := checkID("site_id", r.SiteID, siteIDPattern); err != nil {
+	if err := t.checkSite(r); err != nil {
 		return nil, err
-	}
-	if err := checkText("name", r.Name, true, 200); err != nil {
-		return nil, err
-	}
-	if err := checkID("country", r.Country, countryPattern); err != nil {
-		return nil, err
-	}
-	if err := checkID("grid_region", r.GridRegion, objIDPattern); err != nil {
-		return nil, err
-	}
-	if r.LatitudeMicro < -90_000_000 || r.LatitudeMicro > 90_000_000 || r.LongitudeMicro < -180_000_000 || r.LongitudeMicro > 180_000_000 {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "location (%d, %d) µ° is off the globe", r.LatitudeMicro, r.LongitudeMicro)
-	}
-	if r.CapacityW <= 0 || r.CapacityW > maxCapacityW {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "capacity_w must be 1 to %d, got %d", int64(maxCapacityW), r.CapacityW)
-	}
-	if r.Fleet.HashrateTHs < 0 || r.Fleet.EfficiencyMJ < 0 {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "fleet figures must not be negative")
 	}
 	if ok, err := t.get(nil, kindSite, r.SiteID); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, greenmint.Errorf(greenmint.ECONFLICT, "site %s is already registered", r.SiteID)
 	}
-	s := greenmint.Site{
-		ID: r.SiteID, Owner: t.caller.MSPID, Name: r.Name, Country: r.Country, GridRegion: r.GridRegion,
-		LatitudeMicro: r.LatitudeMicro, LongitudeMicro: r.LongitudeMicro, CapacityW: r.CapacityW, Fleet: r.Fleet,
-		Status: greenmint.StatusPending, RegisteredAt: t.stamp(), UpdatedAt: t.stamp(),
-	}
+	s := greenmint.Site{Owner: t.caller.MSPID, Status: greenmint.StatusPending, RegisteredAt: t.stamp(), UpdatedAt: t.stamp()}
+	setSite(&s, r)
 	return s, t.put(s, kindSite, s.ID)
+}
+
+// checkSite checks a site's registration as RegisterSite and AmendSite do:
+// every field's form and bounds, and its grid region against the published
+// datasets (checkGridRegion).
+func (t *txn) checkSite(r *greenmint.RegisterSiteRequest) error {
+	if err := checkID("site_id", r.SiteID, siteIDPattern); err != nil {
+		return err
+	}
+	if err := checkText("name", r.Name, true, 200); err != nil {
+		return err
+	}
+	if err := checkID("country", r.Country, countryPattern); err != nil {
+		return err
+	}
+	if r.LatitudeMicro < -90_000_000 || r.LatitudeMicro > 90_000_000 || r.LongitudeMicro < -180_000_000 || r.LongitudeMicro > 180_000_000 {
+		return greenmint.Errorf(greenmint.EINVALID, "location (%d, %d) µ° is off the globe", r.LatitudeMicro, r.LongitudeMicro)
+	}
+	if r.CapacityW <= 0 || r.CapacityW > maxCapacityW {
+		return greenmint.Errorf(greenmint.EINVALID, "capacity_w must be 1 to %d, got %d", int64(maxCapacityW), r.CapacityW)
+	}
+	if r.Fleet.HashrateTHs < 0 || r.Fleet.EfficiencyMJ < 0 {
+		return greenmint.Errorf(greenmint.EINVALID, "fleet figures must not be negative")
+	}
+	return t.checkGridRegion(r.GridRegion, r.Country)
+}
+
+// setSite copies what a miner registers of a site from r into s.
+func setSite(s *greenmint.Site, r *greenmint.RegisterSiteRequest) {
+	s.ID, s.Name, s.Country, s.GridRegion = r.SiteID, r.Name, r.Country, r.GridRegion
+	s.LatitudeMicro, s.LongitudeMicro, s.CapacityW, s.Fleet = r.LatitudeMicro, r.LongitudeMicro, r.CapacityW, r.Fleet
 }
 
 // maxCapacityW bounds a site's or meter's capacity: 100 GW.
@@ -234,50 +250,62 @@ func (t *txn) registerMeter(r *greenmint.RegisterMeterRequest) (any, error) {
 	if err := checkID("meter_id", r.MeterID, objIDPattern); err != nil {
 		return nil, err
 	}
-	var s greenmint.Site
-	if err := t.mustGet(&s, "site", kindSite, r.SiteID); err != nil {
+	if err := t.checkMeter(r); err != nil {
 		return nil, err
-	}
-	if s.Owner != t.caller.MSPID {
-		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "site %s belongs to %s", s.ID, s.Owner)
-	}
-	switch r.Kind {
-	case greenmint.MeterConsumption:
-		if r.Technology != "" {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "a consumption meter has no technology")
-		}
-	case greenmint.MeterGeneration:
-		if _, ok := greenmint.IsIntermittent(r.Technology); !ok {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "technology %q is not one of %v", r.Technology, greenmint.RenewableTechnologies())
-		}
-	default:
-		return nil, greenmint.Errorf(greenmint.EINVALID, "kind %q is neither consumption nor generation", r.Kind)
-	}
-	if r.CapacityW <= 0 || r.CapacityW > maxCapacityW {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "capacity_w must be 1 to %d, got %d", int64(maxCapacityW), r.CapacityW)
-	}
-	switch r.IntervalMinutes {
-	case 5, 15, 30, 60:
-	default:
-		return nil, greenmint.Errorf(greenmint.EINVALID, "interval_minutes must be 5, 15, 30 or 60, got %d", r.IntervalMinutes)
-	}
-	if len(r.PublicKey) != ed25519.PublicKeySize {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "public_key must be a %d-byte Ed25519 key, got %d bytes", ed25519.PublicKeySize, len(r.PublicKey))
 	}
 	if ok, err := t.get(nil, kindMeter, r.MeterID); err != nil {
 		return nil, err
 	} else if ok {
 		return nil, greenmint.Errorf(greenmint.ECONFLICT, "meter %s is already registered", r.MeterID)
 	}
-	m := greenmint.Meter{
-		ID: r.MeterID, SiteID: r.SiteID, Owner: s.Owner, Kind: r.Kind, Technology: r.Technology, CapacityW: r.CapacityW,
-		IntervalMinutes: r.IntervalMinutes, PublicKey: r.PublicKey, Status: greenmint.StatusPending,
-		RegisteredAt: t.stamp(), UpdatedAt: t.stamp(),
-	}
+	m := greenmint.Meter{Owner: t.caller.MSPID, Status: greenmint.StatusPending, RegisteredAt: t.stamp(), UpdatedAt: t.stamp()}
+	setMeter(&m, r)
 	if err := t.put("", kindSiteMeter, m.SiteID, m.ID); err != nil {
 		return nil, err
 	}
 	return m, t.put(m, kindMeter, m.ID)
+}
+
+// checkMeter checks a meter's registration as RegisterMeter and AmendMeter
+// do: its site is the caller's, and every field's form and bounds.
+func (t *txn) checkMeter(r *greenmint.RegisterMeterRequest) error {
+	var s greenmint.Site
+	if err := t.mustGet(&s, "site", kindSite, r.SiteID); err != nil {
+		return err
+	}
+	if s.Owner != t.caller.MSPID {
+		return greenmint.Errorf(greenmint.EFORBIDDEN, "site %s belongs to %s", s.ID, s.Owner)
+	}
+	switch r.Kind {
+	case greenmint.MeterConsumption:
+		if r.Technology != "" {
+			return greenmint.Errorf(greenmint.EINVALID, "a consumption meter has no technology")
+		}
+	case greenmint.MeterGeneration:
+		if _, ok := greenmint.IsIntermittent(r.Technology); !ok {
+			return greenmint.Errorf(greenmint.EINVALID, "technology %q is not one of %v", r.Technology, greenmint.RenewableTechnologies())
+		}
+	default:
+		return greenmint.Errorf(greenmint.EINVALID, "kind %q is neither consumption nor generation", r.Kind)
+	}
+	if r.CapacityW <= 0 || r.CapacityW > maxCapacityW {
+		return greenmint.Errorf(greenmint.EINVALID, "capacity_w must be 1 to %d, got %d", int64(maxCapacityW), r.CapacityW)
+	}
+	switch r.IntervalMinutes {
+	case 5, 15, 30, 60:
+	default:
+		return greenmint.Errorf(greenmint.EINVALID, "interval_minutes must be 5, 15, 30 or 60, got %d", r.IntervalMinutes)
+	}
+	if len(r.PublicKey) != ed25519.PublicKeySize {
+		return greenmint.Errorf(greenmint.EINVALID, "public_key must be a %d-byte Ed25519 key, got %d bytes", ed25519.PublicKeySize, len(r.PublicKey))
+	}
+	return nil
+}
+
+// setMeter copies what a miner registers of a meter from r into m.
+func setMeter(m *greenmint.Meter, r *greenmint.RegisterMeterRequest) {
+	m.ID, m.SiteID, m.Kind, m.Technology = r.MeterID, r.SiteID, r.Kind, r.Technology
+	m.CapacityW, m.IntervalMinutes, m.PublicKey = r.CapacityW, r.IntervalMinutes, r.PublicKey
 }
 
 func (t *txn) setSiteStatus(r *greenmint.StatusRequest, to greenmint.Status) (any, error) {

@@ -48,6 +48,7 @@ const (
 	kindAccount      = "account"
 	kindSiteMeter    = "sitemeter"
 	kindOrg          = "org"
+	kindGridRegion   = "gridregion"
 )
 
 // caller is the verified identity behind a transaction. Role is what its

@@ -1,6 +1,8 @@
 // Package greenminttest holds what several packages' tests share: the
 // conformance suite that every adapter of the greenmint.Ledger port must
-// pass (ledger/embedded now, ledger/fabric next).
+// pass: ledger/embedded in every test run, ledger/fabric
+// (TestFabricLedgerConformance) whenever FABRIC_BIN or GREENMINT_FABRIC_DIR
+// gives its tests a Fabric network, as `make test-fabric` does.
 package greenminttest
 
 import (
