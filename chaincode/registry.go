@@ -247,7 +247,7 @@ func (t *txn) registerMeter(r *greenmint.RegisterMeterRequest) (any, error) {
 	if err := t.requireRole(greenmint.RoleMiner); err != nil {
 		return nil, err
 	}
-	if err := checkID("meter_id", r.MeterID, objIDPattern); err != nil {
+	if err := greenmint.CheckMeterID(r.MeterID); err != nil {
 		return nil, err
 	}
 	if err := t.checkMeter(r); err != nil {

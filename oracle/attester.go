@@ -29,6 +29,9 @@ type Attester struct {
 	Ledger     greenmint.Ledger
 	ID         *greenmint.Identity // the oracle's ledger identity, for queries
 	Now        func() time.Time
+	// LedgerTimeout bounds each ledger query; zero means
+	// DefaultLedgerTimeout.
+	LedgerTimeout time.Duration
 }
 
 // AttestRequest names what to attest.
@@ -54,16 +57,17 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 	if req.To.Sub(req.From) > greenmint.MaxAttestationHours*time.Hour {
 		return nil, nil, greenmint.Errorf(greenmint.EINVALID, "the period exceeds 31 days")
 	}
+	l := withDeadline(a.Ledger, a.LedgerTimeout)
 	var site greenmint.Site
-	if err := greenmint.EvaluateJSON(ctx, a.Ledger, a.ID, greenmint.QueryGetSite, greenmint.IDQuery{ID: req.SiteID}, &site); err != nil {
+	if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QueryGetSite, greenmint.IDQuery{ID: req.SiteID}, &site); err != nil {
 		return nil, nil, fmt.Errorf("oracle.Build: %w", err)
 	}
 	var meters []greenmint.Meter
-	if err := greenmint.EvaluateJSON(ctx, a.Ledger, a.ID, greenmint.QuerySiteMeters, greenmint.IDQuery{ID: req.SiteID}, &meters); err != nil {
+	if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QuerySiteMeters, greenmint.IDQuery{ID: req.SiteID}, &meters); err != nil {
 		return nil, nil, fmt.Errorf("oracle.Build: %w", err)
 	}
 	var ds greenmint.Dataset
-	if err := greenmint.EvaluateJSON(ctx, a.Ledger, a.ID, greenmint.QueryGetDataset, greenmint.DatasetQuery{ID: req.Dataset.ID, Version: req.Dataset.Version}, &ds); err != nil {
+	if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QueryGetDataset, greenmint.DatasetQuery{ID: req.Dataset.ID, Version: req.Dataset.Version}, &ds); err != nil {
 		return nil, nil, fmt.Errorf("oracle.Build: %w", err)
 	}
 	var cons, gen []greenmint.Meter
@@ -112,7 +116,7 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 	for _, m := range gen {
 		var hours []greenmint.GenerationHour
 		q := greenmint.GenerationQuery{MeterID: m.ID, From: greenmint.FormatTime(req.From), To: greenmint.FormatTime(req.To)}
-		if err := greenmint.EvaluateJSON(ctx, a.Ledger, a.ID, greenmint.QueryGenerationHours, q, &hours); err != nil {
+		if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QueryGenerationHours, q, &hours); err != nil {
 			return nil, nil, fmt.Errorf("oracle.Build: %w", err)
 		}
 		for _, h := range hours {

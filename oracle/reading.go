@@ -1,10 +1,10 @@
 package oracle
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,38 +100,107 @@ func ParseJSON(data []byte) ([]Parsed, error) {
 }
 
 // ParseCSV reads the CSV wire form: the header line, then one reading per
-// row with the signature in standard base64. A malformed row is reported
-// on its own; the other rows are kept.
+// line with the signature in standard base64. Every non-empty line after the
+// header is one row and gets one Parsed, with its line number (R6: one
+// result per row). A field may be quoted ("…", with "" for a quote), but a
+// quote never spans lines: a malformed row — an unclosed quote, a wrong
+// number of fields, a bad number — is reported on its own and every other
+// line is read as if it were not there. Blank lines are skipped; a UTF-8
+// byte-order mark before the header is ignored. Only a missing or wrong
+// header, or a failing reader, is an error for the whole body.
 func ParseCSV(r io.Reader) ([]Parsed, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	head, err := cr.Read()
-	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "no CSV header: %v", err)
-	}
-	if strings.Join(head, ",") != CSVHeader {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "CSV header is %q, want %q", strings.Join(head, ","), CSVHeader)
-	}
+	br := bufio.NewReader(r)
 	var out []Parsed
+	line, header := 0, false
 	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
+		text, rerr := br.ReadString('\n')
+		if rerr != nil && !errors.Is(rerr, io.EOF) {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "CSV: %v", rerr)
+		}
+		if text != "" {
+			line++
+			text = strings.TrimSuffix(strings.TrimSuffix(text, "\n"), "\r")
+			if line == 1 {
+				text = strings.TrimPrefix(text, "\ufeff")
+			}
+		}
+		switch {
+		case text == "":
+		case !header:
+			head, err := splitCSVLine(text)
+			if err != nil {
+				return nil, greenmint.Errorf(greenmint.EINVALID, "CSV header on line %d: %v", line, err)
+			}
+			if strings.Join(head, ",") != CSVHeader {
+				return nil, greenmint.Errorf(greenmint.EINVALID, "CSV header is %q, want %q", strings.Join(head, ","), CSVHeader)
+			}
+			header = true
+		default:
+			p := Parsed{Line: line}
+			if rec, err := splitCSVLine(text); err != nil {
+				p.Err = greenmint.Errorf(greenmint.EINVALID, "line %d: %v", line, err)
+			} else {
+				p.Reading, p.Err = readingFromCSV(rec)
+			}
+			out = append(out, p)
+		}
+		if rerr != nil { // io.EOF
+			if !header {
+				return nil, greenmint.Errorf(greenmint.EINVALID, "no CSV header")
+			}
 			return out, nil
 		}
-		if err != nil {
-			// FieldPos must not be asked after a failed Read.
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return nil, greenmint.Errorf(greenmint.EINVALID, "CSV: %v", err)
+	}
+}
+
+// csvFields is the number of fields of a CSV row; splitCSVLine stops
+// splitting beyond it.
+const csvFields = 7
+
+// splitCSVLine splits one line of CSV into its fields (RFC 4180, except
+// that a quoted field ends on its line).
+func splitCSVLine(s string) ([]string, error) {
+	var fields []string
+	for {
+		if len(fields) == csvFields {
+			return nil, errors.New("more than 7 fields")
+		}
+		if strings.HasPrefix(s, `"`) {
+			var b strings.Builder
+			i := 1
+			for {
+				j := strings.IndexByte(s[i:], '"')
+				if j < 0 {
+					return nil, errors.New("a quoted field is not closed on its line")
+				}
+				b.WriteString(s[i : i+j])
+				i += j + 1
+				if i < len(s) && s[i] == '"' {
+					b.WriteByte('"')
+					i++
+					continue
+				}
+				break
 			}
-			out = append(out, Parsed{Line: pe.Line, Err: greenmint.Errorf(greenmint.EINVALID, "line %d: %v", pe.Line, pe.Err)})
+			fields = append(fields, b.String())
+			if s = s[i:]; s == "" {
+				return fields, nil
+			}
+			if s[0] != ',' {
+				return nil, errors.New("text after a closing quote")
+			}
+			s = s[1:]
 			continue
 		}
-		line, _ := cr.FieldPos(0)
-		p := Parsed{Line: line}
-		p.Reading, p.Err = readingFromCSV(rec)
-		out = append(out, p)
+		f, rest, more := strings.Cut(s, ",")
+		if strings.IndexByte(f, '"') >= 0 {
+			return nil, errors.New(`a quote inside an unquoted field`)
+		}
+		fields = append(fields, f)
+		if !more {
+			return fields, nil
+		}
+		s = rest
 	}
 }
 

@@ -143,8 +143,11 @@ func TestParseWireForms(t *testing.T) {
 	}
 }
 
-// FuzzParseReadings feeds outside bytes to both wire forms: no panic, and
-// every reading that parses survives a CSV round trip unchanged.
+// FuzzParseReadings feeds outside bytes to both wire forms: no panic; a
+// CSV body with its header gives one result per non-empty line after it,
+// with that line's number, and each the same as that line alone would give
+// (a malformed row never touches another, R6); every reading that parses
+// survives a CSV round trip unchanged.
 func FuzzParseReadings(f *testing.F) {
 	a := signed(f, 1, "2023-06-01T12:00:00Z", 100, 100)
 	one, _ := json.Marshal(a)
@@ -152,6 +155,7 @@ func FuzzParseReadings(f *testing.F) {
 	f.Add([]byte(`{"readings":[` + string(one) + `,{}]}`))
 	f.Add([]byte(oracle.CSVHeader + "\n" + oracle.FormatCSVRow(a) + "\n"))
 	f.Add([]byte(oracle.CSVHeader + "\nM1,1,a,b,-1,9223372036854775807,!!\n\"unterminated\n"))
+	f.Add([]byte(oracle.CSVHeader + "\r\n\"" + oracle.FormatCSVRow(a) + "\r\n\r\n" + oracle.FormatCSVRow(a) + "\n\"M1\",\"x\"\"\"\n" + oracle.FormatCSVRow(a)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var all []oracle.Parsed
 		if rows, err := oracle.ParseJSON(data); err == nil {
@@ -159,6 +163,7 @@ func FuzzParseReadings(f *testing.F) {
 		}
 		if rows, err := oracle.ParseCSV(bytes.NewReader(data)); err == nil {
 			all = append(all, rows...)
+			checkOneResultPerRow(t, data, rows)
 		}
 		for _, p := range all {
 			if p.Err != nil {
@@ -176,4 +181,39 @@ func FuzzParseReadings(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkOneResultPerRow holds ParseCSV's rows of data to R6: one per
+// non-empty line after the header, on that line, and the same as the line
+// parsed alone.
+func checkOneResultPerRow(t *testing.T, data []byte, rows []oracle.Parsed) {
+	t.Helper()
+	lines := strings.Split(string(data), "\n")
+	var want []int // line numbers of the rows
+	header := false
+	for i, l := range lines {
+		if strings.TrimSuffix(l, "\r") == "" || i == 0 && strings.TrimSuffix(l, "\r") == "\ufeff" {
+			continue
+		}
+		if !header {
+			header = true
+			continue
+		}
+		want = append(want, i+1)
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("ParseCSV gave %d results for %d rows", len(rows), len(want))
+	}
+	for k, p := range rows {
+		if p.Line != want[k] {
+			t.Fatalf("result %d is on line %d, want %d", k, p.Line, want[k])
+		}
+		alone, err := oracle.ParseCSV(strings.NewReader(oracle.CSVHeader + "\n" + lines[p.Line-1]))
+		if err != nil || len(alone) != 1 {
+			t.Fatalf("line %d alone: %v %+v", p.Line, err, alone)
+		}
+		if (alone[0].Err == nil) != (p.Err == nil) || p.Err == nil && !oracle.Identical(alone[0].Reading, p.Reading) {
+			t.Fatalf("line %d gives %+v in the body but %+v alone", p.Line, p, alone[0])
+		}
+	}
 }

@@ -2,7 +2,9 @@ package oracle
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/greenmint/greenmint"
@@ -17,6 +19,10 @@ type scheduleStore interface {
 // Scheduler attests closed periods of sites: each run, for every site, the
 // hours from the end of its last attested period (or Start) to the last
 // hour that closed at least Lag ago, at most 31 days at a time.
+//
+// Sites are attested at the same time, at most Concurrency at once, each
+// under its own deadline (SiteTimeout): a site whose peer oracle or ledger
+// does not answer fails with a timeout and never delays the others.
 type Scheduler struct {
 	Submitter  *Submitter
 	Store      scheduleStore
@@ -25,6 +31,12 @@ type Scheduler struct {
 	Dataset    greenmint.DatasetPin
 	Start      time.Time     // where sites with no attestation yet begin
 	Lag        time.Duration // how long after an hour ends its readings are awaited
+	// Concurrency is how many sites are attested at once; zero means
+	// DefaultConcurrency.
+	Concurrency int
+	// SiteTimeout bounds one site's attestation in a run (build,
+	// co-signing, submission); zero means DefaultSiteTimeout.
+	SiteTimeout time.Duration
 }
 
 // Outcome is what one run did for one site.
@@ -35,43 +47,107 @@ type Outcome struct {
 	Err      error
 }
 
-// RunOnce attests every site's closed period as of now.
+// RunOnce attests every site's closed period as of now and returns the
+// outcomes in the order of Sites (a site with nothing to attest has none).
 func (s *Scheduler) RunOnce(ctx context.Context, now time.Time) []Outcome {
+	bySite := map[string]Outcome{}
+	var mu sync.Mutex
+	s.run(ctx, now, func(o Outcome) {
+		mu.Lock()
+		bySite[o.SiteID] = o
+		mu.Unlock()
+	})
 	var out []Outcome
-	closed := now.Add(-s.Lag).Truncate(time.Hour)
-	for _, site := range s.Sites {
-		from, err := s.Store.LastAttestedEnd(ctx, site)
-		if err != nil {
-			out = append(out, Outcome{SiteID: site, Err: err})
-			continue
+	for _, site := range s.sites() {
+		if o, ok := bySite[site]; ok {
+			out = append(out, o)
 		}
-		if from.IsZero() || from.Before(s.Start) {
-			from = s.Start.Truncate(time.Hour)
-		}
-		to := closed
-		if max := from.Add(greenmint.MaxAttestationHours * time.Hour); to.After(max) {
-			to = max
-		}
-		if !to.After(from) {
-			continue
-		}
-		res, err := s.Submitter.Attest(ctx, AttestRequest{SiteID: site, Instrument: s.Instrument, From: from, To: to, Dataset: s.Dataset})
-		if err != nil {
-			err = fmt.Errorf("oracle.Scheduler: site %s %s–%s: %w", site, greenmint.FormatTime(from), greenmint.FormatTime(to), err)
-		}
-		out = append(out, Outcome{SiteID: site, From: from, To: to, Result: res, Err: err})
 	}
 	return out
 }
 
-// Run calls RunOnce every interval until ctx ends, reporting each outcome.
+// sites returns Sites without repeats: a site attested twice at once would
+// sign the same hours twice.
+func (s *Scheduler) sites() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, site := range s.Sites {
+		if !seen[site] {
+			seen[site] = true
+			out = append(out, site)
+		}
+	}
+	return out
+}
+
+// run attests every site's closed period, at most Concurrency at once,
+// and reports each outcome as soon as it is known (from several
+// goroutines); it returns when every site is done.
+func (s *Scheduler) run(ctx context.Context, now time.Time, report func(Outcome)) {
+	workers, timeout := s.Concurrency, s.SiteTimeout
+	if workers <= 0 {
+		workers = DefaultConcurrency
+	}
+	if timeout <= 0 {
+		timeout = DefaultSiteTimeout
+	}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for _, site := range s.sites() {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			sctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			if o, ok := s.attestSite(sctx, site, now); ok {
+				if o.Err != nil && !errors.Is(o.Err, context.DeadlineExceeded) {
+					o.Err = timedOut(sctx, o.Err, "site "+site, timeout)
+				}
+				report(o)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// attestSite attests one site's closed period as of now; false when there
+// is nothing to attest yet.
+func (s *Scheduler) attestSite(ctx context.Context, site string, now time.Time) (Outcome, bool) {
+	from, err := s.Store.LastAttestedEnd(ctx, site)
+	if err != nil {
+		return Outcome{SiteID: site, Err: err}, true
+	}
+	if from.IsZero() || from.Before(s.Start) {
+		from = s.Start.Truncate(time.Hour)
+	}
+	to := now.Add(-s.Lag).Truncate(time.Hour)
+	if max := from.Add(greenmint.MaxAttestationHours * time.Hour); to.After(max) {
+		to = max
+	}
+	if !to.After(from) {
+		return Outcome{}, false
+	}
+	res, err := s.Submitter.Attest(ctx, AttestRequest{SiteID: site, Instrument: s.Instrument, From: from, To: to, Dataset: s.Dataset})
+	if err != nil {
+		err = fmt.Errorf("oracle.Scheduler: site %s %s–%s: %w", site, greenmint.FormatTime(from), greenmint.FormatTime(to), err)
+	}
+	return Outcome{SiteID: site, From: from, To: to, Result: res, Err: err}, true
+}
+
+// Run calls RunOnce every interval until ctx ends, reporting each outcome
+// as soon as its site is done. A run that outlasts the interval delays the
+// next one; runs never overlap.
 func (s *Scheduler) Run(ctx context.Context, every time.Duration, now func() time.Time, report func(Outcome)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
+	var mu sync.Mutex
 	for {
-		for _, o := range s.RunOnce(ctx, now()) {
+		s.run(ctx, now(), func(o Outcome) {
+			mu.Lock()
+			defer mu.Unlock()
 			report(o)
-		}
+		})
 		select {
 		case <-ctx.Done():
 			return

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/greenmint/greenmint"
@@ -77,6 +78,14 @@ type Submitter struct {
 	Key      ed25519.PrivateKey
 	Peers    []Cosigner
 	Now      func() time.Time
+	// CosignTimeout bounds each peer's co-signing, whatever the Cosigner
+	// does itself; zero means DefaultCosignTimeout. The peers are asked at
+	// the same time.
+	CosignTimeout time.Duration
+	// LedgerTimeout bounds each ledger call (a submission until it is
+	// committed); zero means DefaultLedgerTimeout. A submission that times
+	// out stays stored as signed, for Resume.
+	LedgerTimeout time.Duration
 	// beforeSubmit, when set, runs between storing and submitting (tests
 	// use it to crash there).
 	beforeSubmit func() error
@@ -98,14 +107,11 @@ func (s *Submitter) Attest(ctx context.Context, req AttestRequest) (*greenmint.M
 	if err != nil {
 		return nil, err
 	}
-	sa := &greenmint.SignedAttestation{Attestation: *a, Signatures: []greenmint.OracleSignature{own}}
-	for _, p := range s.Peers {
-		sig, err := p.Cosign(ctx, req, a)
-		if err != nil {
-			return nil, fmt.Errorf("oracle.Attest: co-signing: %w", err)
-		}
-		sa.Signatures = append(sa.Signatures, sig)
+	sigs, err := s.cosign(ctx, req, a)
+	if err != nil {
+		return nil, fmt.Errorf("oracle.Attest: co-signing: %w", err)
 	}
+	sa := &greenmint.SignedAttestation{Attestation: *a, Signatures: append([]greenmint.OracleSignature{own}, sigs...)}
 	id, err := a.ID()
 	if err != nil {
 		return nil, err
@@ -121,18 +127,48 @@ func (s *Submitter) Attest(ctx context.Context, req AttestRequest) (*greenmint.M
 	return s.submit(ctx, id, sa)
 }
 
+// cosign asks every peer at once, each under its own deadline, and returns
+// their signatures in the order of Peers, or the first peer's error.
+func (s *Submitter) cosign(ctx context.Context, req AttestRequest, a *greenmint.Attestation) ([]greenmint.OracleSignature, error) {
+	timeout := s.CosignTimeout
+	if timeout <= 0 {
+		timeout = DefaultCosignTimeout
+	}
+	sigs := make([]greenmint.OracleSignature, len(s.Peers))
+	errs := make([]error, len(s.Peers))
+	var wg sync.WaitGroup
+	for i, p := range s.Peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			sig, err := p.Cosign(pctx, req, a)
+			sigs[i], errs[i] = sig, timedOut(pctx, err, fmt.Sprintf("peer oracle %d of %d", i+1, len(s.Peers)), timeout)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return sigs, nil
+}
+
 // submit sends a stored attestation to the ledger under its idempotency
 // key and records the batch. A refusal for good (invalid, forbidden, or a
 // conflict other than being minted already) is recorded too, so that the
 // attestation is not submitted again; any other error leaves it to Resume.
 func (s *Submitter) submit(ctx context.Context, id string, sa *greenmint.SignedAttestation) (*greenmint.MintResult, error) {
 	var res greenmint.MintResult
+	l := withDeadline(s.Ledger, s.LedgerTimeout)
 	req := greenmint.MintRequest{Idempotent: greenmint.Idempotent{IdempotencyKey: "attestation-" + id}, Attestation: *sa}
-	if _, err := greenmint.SubmitJSON(ctx, s.Ledger, s.ID, greenmint.TxMint, req, &res); err != nil {
+	if _, err := greenmint.SubmitJSON(ctx, l, s.ID, greenmint.TxMint, req, &res); err != nil {
 		code := greenmint.ErrorCode(err)
 		var rec greenmint.AttestationRecord
 		switch {
-		case code == greenmint.ECONFLICT && greenmint.EvaluateJSON(ctx, s.Ledger, s.ID, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: id}, &rec) == nil:
+		case code == greenmint.ECONFLICT && greenmint.EvaluateJSON(ctx, l, s.ID, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: id}, &rec) == nil:
 			// Minted already, by another oracle's submission of the same
 			// attestation: its batch is ours.
 			res = greenmint.MintResult{BatchID: rec.BatchID, AttestationID: id, Quantity: sa.Attestation.Quantity}

@@ -1,0 +1,172 @@
+package oracle_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/api"
+	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
+	"github.com/greenmint/greenmint/oracle"
+	"github.com/greenmint/greenmint/refdata"
+)
+
+// silentPeer listens on loopback, accepts every connection and never
+// answers, as a hung peer oracle would. It returns its base URL.
+func silentPeer(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// peerBySite sends each site's co-signing to its own peer.
+type peerBySite map[string]oracle.Cosigner
+
+func (p peerBySite) Cosign(ctx context.Context, req oracle.AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error) {
+	return p[req.SiteID].Cosign(ctx, req, a)
+}
+
+// A peer oracle that accepts the connection and never answers fails its
+// site's attestation with a timeout, and the other sites are attested
+// meanwhile. Before, the co-sign call had no deadline and sites were
+// attested one after another: one silent peer stopped scheduled
+// attestation of every site, for ever.
+func TestSchedulerSilentPeerDelaysNoOtherSite(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := greenminttest.NewNetwork(t)
+	e, l, db := n.Env, n.Ledger, n.DB
+	other, err := e.RegisterSite(ctx, e.Miner, "SITE0043")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
+	for _, site := range []*demo.Site{n.Site, other} {
+		readings, err := site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 24})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
+			t.Fatalf("ingest %s: %+v %v", site.ID, s, err)
+		}
+	}
+	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
+	const cosignTimeout = 2 * time.Second
+	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: l, ID: e.OracleA,
+		OracleID: demo.OracleAID, Key: e.OracleKeys[demo.OracleAID], CosignTimeout: cosignTimeout,
+		// The stalled site's peer is the real HTTP client, with no timeout
+		// of its own (http.DefaultClient): the Submitter's deadline holds it.
+		Peers: []oracle.Cosigner{peerBySite{n.Site.ID: &api.HTTPCosigner{URL: silentPeer(t), Token: "t"}, other.ID: peerB}}}
+	sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: []string{n.Site.ID, other.ID}, Instrument: greenmint.EAC,
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: demo.DemoWeek.Start,
+		Lag: 30 * time.Minute, Concurrency: 2, SiteTimeout: time.Minute}
+
+	type report struct {
+		o  oracle.Outcome
+		at time.Duration
+	}
+	reports := make(chan report, 2)
+	start := time.Now()
+	go sched.Run(ctx, time.Hour, func() time.Time { return demo.DemoWeek.Start.Add(24*time.Hour + 40*time.Minute) }, func(o oracle.Outcome) {
+		reports <- report{o, time.Since(start)}
+	})
+	got := map[string]report{}
+	for len(got) < 2 {
+		select {
+		case r := <-reports:
+			got[r.o.SiteID] = r
+		case <-time.After(3 * cosignTimeout):
+			t.Fatalf("after %s, outcomes of %d of 2 sites: %+v", 3*cosignTimeout, len(got), got)
+		}
+	}
+	ok, stalled := got[other.ID], got[n.Site.ID]
+	if ok.o.Err != nil || ok.o.Result == nil {
+		t.Fatalf("site %s: %v", other.ID, ok.o.Err)
+	}
+	if ok.at >= cosignTimeout {
+		t.Fatalf("site %s was minted after %s, not before the silent peer's deadline (%s)", other.ID, ok.at, cosignTimeout)
+	}
+	if !errors.Is(stalled.o.Err, context.DeadlineExceeded) || greenmint.ErrorCode(stalled.o.Err) != greenmint.EUNAVAILABLE ||
+		!strings.Contains(stalled.o.Err.Error(), "gave no answer within "+cosignTimeout.String()) {
+		t.Fatalf("site %s: %v, want a timeout (unavailable) naming the peer", n.Site.ID, stalled.o.Err)
+	}
+	if stalled.at < cosignTimeout || stalled.at > cosignTimeout+time.Second {
+		t.Fatalf("site %s failed after %s, want about %s", n.Site.ID, stalled.at, cosignTimeout)
+	}
+	// Nothing of the stalled site was stored or minted: the next run tries
+	// its period again.
+	if end, err := db.LastAttestedEnd(ctx, n.Site.ID); err != nil || !end.IsZero() {
+		t.Fatalf("stalled site's last attested end = %v %v, want none", end, err)
+	}
+}
+
+// stalledLedger is the real ledger, except that every query naming site
+// never answers until its context ends.
+type stalledLedger struct {
+	greenmint.Ledger
+	site string
+}
+
+func (s stalledLedger) Evaluate(ctx context.Context, id *greenmint.Identity, function string, args ...string) ([]byte, error) {
+	if strings.Contains(strings.Join(args, ","), `"`+s.site+`"`) {
+		<-ctx.Done()
+		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %v", function, ctx.Err())
+	}
+	return s.Ledger.Evaluate(ctx, id, function, args...)
+}
+
+// Every ledger call of the oracle has a deadline: a ledger that stops
+// answering fails the build with a timeout instead of holding it for ever.
+func TestAttesterLedgerTimeout(t *testing.T) {
+	n := greenminttest.NewNetwork(t)
+	att := &oracle.Attester{Readings: n.DB, Ledger: stalledLedger{Ledger: n.Ledger, site: n.Site.ID}, ID: n.Env.OracleA, LedgerTimeout: 300 * time.Millisecond}
+	req := oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.EAC, From: demo.DemoWeek.Start, To: demo.DemoWeek.Start.Add(24 * time.Hour),
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, _, err := att.Build(context.Background(), req)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) || greenmint.ErrorCode(err) != greenmint.EUNAVAILABLE {
+			t.Fatalf("Build = %v, want a timeout", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("Build took %s with a 300ms ledger timeout", took)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Build still waiting on a silent ledger after 5 s")
+	}
+}
