@@ -13,8 +13,9 @@ const (
 	// DefaultLedgerTimeout bounds one ledger call (a query, or a submission
 	// until it is committed).
 	DefaultLedgerTimeout = time.Minute
-	// DefaultCosignTimeout bounds one peer oracle's co-signing.
-	DefaultCosignTimeout = time.Minute
+	// DefaultCosignTimeout bounds one peer oracle's co-signing: the peer
+	// rebuilds up to 31 days of hours (api.HTTPCosigner's own default).
+	DefaultCosignTimeout = 2 * time.Minute
 	// DefaultSiteTimeout bounds one site's scheduled attestation: build,
 	// co-signing and submission.
 	DefaultSiteTimeout = 5 * time.Minute

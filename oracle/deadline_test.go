@@ -80,13 +80,19 @@ func TestSchedulerSilentPeerDelaysNoOtherSite(t *testing.T) {
 			t.Fatalf("ingest %s: %+v %v", site.ID, s, err)
 		}
 	}
+	// A real peer-oracle token (the silent peer never reads it).
+	tokens := api.TokenConfig{Secret: []byte("silent-peer-secret-silent-peer-sec"), Issuer: "oracle-x", Audience: "oracle-x", Store: db}
+	token, err := tokens.Issue(ctx, api.KindPeerOracle, demo.OracleAID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
 	const cosignTimeout = 2 * time.Second
 	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: l, ID: e.OracleA,
 		OracleID: demo.OracleAID, Key: e.OracleKeys[demo.OracleAID], CosignTimeout: cosignTimeout,
-		// The stalled site's peer is the real HTTP client, with no timeout
-		// of its own (http.DefaultClient): the Submitter's deadline holds it.
-		Peers: []oracle.Cosigner{peerBySite{n.Site.ID: &api.HTTPCosigner{URL: silentPeer(t), Token: "t"}, other.ID: peerB}}}
+		// The stalled site's peer is the real HTTP client; the Submitter's
+		// deadline holds it, whatever the client's own timeout.
+		Peers: []oracle.Cosigner{peerBySite{n.Site.ID: &api.HTTPCosigner{URL: silentPeer(t), Token: token.Token}, other.ID: peerB}}}
 	sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: []string{n.Site.ID, other.ID}, Instrument: greenmint.EAC,
 		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: demo.DemoWeek.Start,
 		Lag: 30 * time.Minute, Concurrency: 2, SiteTimeout: time.Minute}
