@@ -176,3 +176,61 @@ func TestAttesterLedgerTimeout(t *testing.T) {
 		t.Fatal("Build still waiting on a silent ledger after 5 s")
 	}
 }
+
+// stalledSubmits is the real ledger, except that no submission ever
+// answers until its context ends.
+type stalledSubmits struct{ greenmint.Ledger }
+
+func (s stalledSubmits) Submit(ctx context.Context, id *greenmint.Identity, function string, args ...string) (*greenmint.TxResult, error) {
+	<-ctx.Done()
+	return nil, &greenmint.Error{Code: greenmint.EUNAVAILABLE, Op: function, Err: ctx.Err()}
+}
+
+// An attestation signed and stored by a run whose submission timed out is
+// submitted again by the next run. Before, the stored attestation counted
+// as attested, so the scheduler never came back to it and its hours were
+// never minted unless an operator ran `attest`.
+func TestSchedulerSubmitsAgainWhatTimedOut(t *testing.T) {
+	ctx := context.Background()
+	n := greenminttest.NewNetwork(t)
+	e, l, db := n.Env, n.Ledger, n.DB
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
+	readings, err := n.Site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
+		t.Fatalf("ingest: %+v %v", s, err)
+	}
+	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
+	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: stalledSubmits{l}, ID: e.OracleA,
+		OracleID: demo.OracleAID, Key: e.OracleKeys[demo.OracleAID], Peers: []oracle.Cosigner{peerB}, LedgerTimeout: 300 * time.Millisecond}
+	sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: []string{n.Site.ID}, Instrument: greenmint.EAC,
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: demo.DemoWeek.Start,
+		Lag: 30 * time.Minute, SiteTimeout: time.Minute}
+	now := demo.DemoWeek.Start.Add(24*time.Hour + 40*time.Minute)
+
+	first := sched.RunOnce(ctx, now)
+	if len(first) != 1 || greenmint.ErrorCode(first[0].Err) != greenmint.EUNAVAILABLE || first[0].Result != nil {
+		t.Fatalf("first run = %+v, want one outcome failing unavailable", first)
+	}
+	if signed, err := db.SignedAttestations(ctx, n.Site.ID); err != nil || len(signed) != 1 {
+		t.Fatalf("after the timeout, stored signed attestations = %d %v, want 1", len(signed), err)
+	}
+
+	sub.Ledger = l // the ledger answers again
+	second := sched.RunOnce(ctx, now)
+	if len(second) != 1 || second[0].Err != nil || second[0].Result == nil {
+		t.Fatalf("second run = %+v, want the stored attestation minted", second)
+	}
+	var b greenmint.Batch
+	if err := greenmint.EvaluateJSON(ctx, l, e.Auditor, greenmint.QueryGetBatch, greenmint.IDQuery{ID: second[0].Result.BatchID}, &b); err != nil {
+		t.Fatalf("minted batch %s: %v", second[0].Result.BatchID, err)
+	}
+	if signed, err := db.SignedAttestations(ctx, n.Site.ID); err != nil || len(signed) != 0 {
+		t.Fatalf("after the second run, stored signed attestations = %d %v, want none", len(signed), err)
+	}
+	if third := sched.RunOnce(ctx, now); len(third) != 0 {
+		t.Fatalf("third run = %+v, want nothing left to do", third)
+	}
+}

@@ -14,6 +14,7 @@ import (
 // *store.DB implements it.
 type scheduleStore interface {
 	LastAttestedEnd(ctx context.Context, siteID string) (time.Time, error)
+	SignedAttestations(ctx context.Context, siteID string) ([]greenmint.SignedAttestation, error)
 }
 
 // Scheduler attests closed periods of sites: each run, for every site, the
@@ -112,8 +113,13 @@ func (s *Scheduler) run(ctx context.Context, now time.Time, report func(Outcome)
 }
 
 // attestSite attests one site's closed period as of now; false when there
-// is nothing to attest yet.
+// is nothing to attest yet. It first submits again what an earlier run
+// signed and stored but could not submit (a ledger that timed out, say):
+// the stored attestation counts as attested, so nothing else would.
 func (s *Scheduler) attestSite(ctx context.Context, site string, now time.Time) (Outcome, bool) {
+	if o, ok := s.resumeSite(ctx, site); ok {
+		return o, true
+	}
 	from, err := s.Store.LastAttestedEnd(ctx, site)
 	if err != nil {
 		return Outcome{SiteID: site, Err: err}, true
@@ -133,6 +139,40 @@ func (s *Scheduler) attestSite(ctx context.Context, site string, now time.Time) 
 		err = fmt.Errorf("oracle.Scheduler: site %s %s–%s: %w", site, greenmint.FormatTime(from), greenmint.FormatTime(to), err)
 	}
 	return Outcome{SiteID: site, From: from, To: to, Result: res, Err: err}, true
+}
+
+// resumeSite submits a site's stored, signed attestations again; it reports
+// an outcome (and the run attests nothing new for the site) when one was
+// minted now or could still not be submitted.
+func (s *Scheduler) resumeSite(ctx context.Context, site string) (Outcome, bool) {
+	signed, err := s.Store.SignedAttestations(ctx, site)
+	if err != nil {
+		return Outcome{SiteID: site, Err: fmt.Errorf("oracle.Scheduler: site %s: %w", site, err)}, true
+	}
+	if len(signed) == 0 {
+		return Outcome{}, false
+	}
+	pending := make([]PendingAttestation, 0, len(signed))
+	for _, sa := range signed {
+		id, err := sa.Attestation.ID()
+		if err != nil {
+			return Outcome{SiteID: site, Err: fmt.Errorf("oracle.Scheduler: site %s: %w", site, err)}, true
+		}
+		pending = append(pending, PendingAttestation{ID: id, Signed: sa})
+	}
+	minted, refused, err := s.Submitter.Resume(ctx, pending)
+	last := signed[len(signed)-1].Attestation
+	from, _ := greenmint.ParseTime(signed[0].Attestation.PeriodStart)
+	to, _ := greenmint.ParseTime(last.PeriodEnd)
+	o := Outcome{SiteID: site, From: from, To: to, Err: err}
+	if err != nil {
+		o.Err = fmt.Errorf("oracle.Scheduler: site %s: submitting a stored attestation again: %w", site, err)
+	} else if len(minted) > 0 {
+		o.Result = &minted[len(minted)-1]
+	} else if len(refused) > 0 {
+		o.Err = fmt.Errorf("oracle.Scheduler: site %s: %w", site, refused[len(refused)-1])
+	}
+	return o, true
 }
 
 // Run calls RunOnce every interval until ctx ends, reporting each outcome

@@ -617,3 +617,22 @@ func (db *DB) LastAttestedEnd(ctx context.Context, siteID string) (time.Time, er
 	}
 	return time.Unix(end.Int64, 0).UTC(), nil
 }
+
+// SignedAttestations returns a site's attestations that are stored as
+// signed and not yet minted or refused, oldest first: what the scheduler
+// submits again before it attests anything new for the site.
+func (db *DB) SignedAttestations(ctx context.Context, siteID string) ([]greenmint.SignedAttestation, error) {
+	var rows []attestationRow
+	err := db.gdb.WithContext(ctx).Where("site_id = ? AND status = ?", siteID, AttestationSigned).
+		Order("period_start, id").Find(&rows).Error
+	if err != nil {
+		return nil, translate("store.SignedAttestations", err)
+	}
+	out := make([]greenmint.SignedAttestation, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal(r.Signed, &out[i]); err != nil {
+			return nil, &greenmint.Error{Code: greenmint.EINTERNAL, Op: "store.SignedAttestations", Message: "stored attestation " + r.ID + " does not decode", Err: err}
+		}
+	}
+	return out, nil
+}
