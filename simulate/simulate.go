@@ -17,6 +17,7 @@ import (
 	"math"
 	"net/http"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/greenmint/greenmint"
@@ -218,35 +219,54 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// maxRateLimitWaits bounds how often one batch waits out the oracle's rate
+// limit (429 with Retry-After) before the run gives up.
+const maxRateLimitWaits = 20
+
 func post(ctx context.Context, cfg Config, batch []any) (*oracle.Summary, error) {
 	body, err := json.Marshal(map[string]any{"readings": batch})
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.OracleURL+"/v1/readings", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+cfg.Token)
 	client := cfg.Client
 	if client == nil {
 		client = http.DefaultClient
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "oracle %s: %v", cfg.OracleURL, err)
+	for waits := 0; ; waits++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.OracleURL+"/v1/readings", bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+cfg.Token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, &greenmint.Error{Code: greenmint.EUNAVAILABLE, Op: "simulate.post", Message: "oracle " + cfg.OracleURL, Err: err}
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests && waits < maxRateLimitWaits {
+			// The oracle's rate limit: wait as told, then send the same batch.
+			wait := time.Second
+			if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 && secs <= 60 {
+				wait = time.Duration(secs) * time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return nil, &greenmint.Error{Code: greenmint.EUNAVAILABLE, Op: "simulate.post", Message: "waiting out the oracle's rate limit", Err: ctx.Err()}
+			case <-time.After(wait):
+			}
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "oracle answered %d: %s", resp.StatusCode, out)
+		}
+		var s oracle.Summary
+		if err := json.Unmarshal(out, &s); err != nil {
+			return nil, fmt.Errorf("simulate: %w", err)
+		}
+		return &s, nil
 	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "oracle answered %d: %s", resp.StatusCode, out)
-	}
-	var s oracle.Summary
-	if err := json.Unmarshal(out, &s); err != nil {
-		return nil, fmt.Errorf("simulate: %w", err)
-	}
-	return &s, nil
 }
 
 // SortedReasons lists a report's rejection reasons in order, for printing.

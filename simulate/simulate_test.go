@@ -3,7 +3,9 @@ package simulate_test
 import (
 	"context"
 	"crypto/ed25519"
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +16,11 @@ import (
 	"github.com/greenmint/greenmint/simulate"
 )
 
-func TestSimulatorFaults(t *testing.T) {
+// simulatedSite registers three simulated meters at the test network's
+// site and serves the real oracle handler with lim; it returns the meters,
+// a collector token, the server and the network.
+func simulatedSite(t *testing.T, lim api.Limits, wrap func(http.Handler) http.Handler) (map[string]*simulate.Meter, string, *httptest.Server, *greenminttest.Network) {
+	t.Helper()
 	ctx := context.Background()
 	n := greenminttest.NewNetwork(t)
 	e, l, site, db := n.Env, n.Ledger, n.Site, n.DB
@@ -38,10 +44,20 @@ func TestSimulatorFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := issued.Token
 	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, func() time.Time { return time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC) })
-	srv := httptest.NewServer(api.NewOracleHandler(api.OracleConfig{Tokens: tokens}, in))
-	defer srv.Close()
+	h := api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Limits: lim}, in)
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return meters, issued.Token, srv, n
+}
+
+func TestSimulatorFaults(t *testing.T) {
+	ctx := context.Background()
+	meters, token, srv, n := simulatedSite(t, api.Limits{}, nil)
+	db := n.DB
 
 	start := time.Date(2023, 6, 1, 8, 0, 0, 0, time.UTC)
 	cfg := simulate.Config{
@@ -73,4 +89,44 @@ func TestSimulatorFaults(t *testing.T) {
 	if err != nil || len(rs) != 4 || rs[0].EnergyWh != 3_000_000*40/100/4 {
 		t.Fatalf("curtailed hour readings = %+v, %v", rs, err)
 	}
+}
+
+// The simulator waits out the oracle's rate limit (429 with Retry-After)
+// and sends the same batch again: every reading arrives. Before, the first
+// 429 ended the run.
+func TestSimulatorWaitsOutRateLimits(t *testing.T) {
+	var limited atomic.Int64
+	count := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := &statusRecorder{ResponseWriter: w}
+			h.ServeHTTP(rec, r)
+			if rec.status == http.StatusTooManyRequests {
+				limited.Add(1)
+			}
+		})
+	}
+	meters, token, srv, _ := simulatedSite(t, api.Limits{CredentialRate: 2, CredentialBurst: 1}, count)
+	rep, err := simulate.Run(context.Background(), simulate.Config{
+		OracleURL: srv.URL, Token: token, Start: time.Date(2023, 6, 1, 8, 0, 0, 0, time.UTC), Hours: 4, Interval: 15 * time.Minute,
+		PV: meters["SIM-PV"], Wind: meters["SIM-WIND"], Load: meters["SIM-LOAD"], LoadW: 3_000_000,
+	})
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if rep.Sent != 4*4*3 || rep.Accepted != 4*4*3 {
+		t.Fatalf("report = %+v, want all %d readings accepted", rep, 4*4*3)
+	}
+	if limited.Load() == 0 {
+		t.Fatal("the oracle never answered 429: the test did not exercise the rate limit")
+	}
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }
