@@ -18,7 +18,6 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/oracle"
@@ -28,8 +27,8 @@ import (
 // twoOracles is one ledger and two oracle services, each with its own
 // database, serving HTTP on loopback.
 type twoOracles struct {
-	env      *demo.Env
-	site     *demo.Site
+	env      *greenminttest.Env
+	site     *greenminttest.Site
 	dbA, dbB *store.DB
 	attA     *oracle.Attester
 	peerB    *api.HTTPCosigner
@@ -43,7 +42,7 @@ func newTwoOracles(t *testing.T, bMisses int, edit ...func(*api.OracleConfig)) *
 	ctx := context.Background()
 	n := greenminttest.NewNetwork(t)
 	e, l, site := n.Env, n.Ledger, n.Site
-	period := demo.Period{Start: demo.DemoWeek.Start, Hours: 48}
+	period := greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 48}
 	readings, err := site.Readings(period)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +71,7 @@ func newTwoOracles(t *testing.T, bMisses int, edit ...func(*api.OracleConfig)) *
 	}
 	o.attA = &oracle.Attester{Readings: o.dbA, Ledger: l, ID: e.OracleA, Now: now}
 	attB := &oracle.Attester{Readings: o.dbB, Ledger: l, ID: e.OracleB, Now: now}
-	cs := &oracle.LocalCosigner{Attester: attB, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
+	cs := &oracle.LocalCosigner{Attester: attB, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
 	o.tokensB = api.TokenConfig{Secret: []byte("peer-secret-peer-secret-peer-secr"), Issuer: "oracle-b", Audience: "oracle-b", Store: o.dbB}
 	o.logB = &bytes.Buffer{}
 	cfg := api.OracleConfig{Tokens: o.tokensB, Cosigner: cs, Log: slog.New(slog.NewTextHandler(&syncWriter{w: o.logB}, nil))}
@@ -81,7 +80,7 @@ func newTwoOracles(t *testing.T, bMisses int, edit ...func(*api.OracleConfig)) *
 	}
 	srvB := httptest.NewServer(api.NewOracleHandler(cfg, oracle.NewIngester(o.dbB, &oracle.LedgerMeters{Ledger: l, ID: e.OracleB, TTL: time.Minute}, now)))
 	t.Cleanup(srvB.Close)
-	token, err := o.tokensB.Issue(ctx, api.KindPeerOracle, demo.OracleAID, time.Hour)
+	token, err := o.tokensB.Issue(ctx, api.KindPeerOracle, greenminttest.OracleAID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +91,8 @@ func newTwoOracles(t *testing.T, bMisses int, edit ...func(*api.OracleConfig)) *
 }
 
 func (o *twoOracles) submitter() *oracle.Submitter {
-	return &oracle.Submitter{Attester: o.attA, Store: o.dbA, Ledger: o.env.Ledger, ID: o.env.OracleA, OracleID: demo.OracleAID,
-		Key: o.env.OracleKeys[demo.OracleAID], Peers: []oracle.Cosigner{o.peerB}}
+	return &oracle.Submitter{Attester: o.attA, Store: o.dbA, Ledger: o.env.Ledger, ID: o.env.OracleA, OracleID: greenminttest.OracleAID,
+		Key: o.env.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{o.peerB}}
 }
 
 func (o *twoOracles) batches(t *testing.T) []greenmint.Batch {
@@ -195,7 +194,7 @@ func TestCosignNeedsPeerOracleToken(t *testing.T) {
 	}
 	resp, body = o.cosignHTTP(t, o.peerB.Token, o.req, a)
 	var sig greenmint.OracleSignature
-	if err := json.Unmarshal(body, &sig); err != nil || resp.StatusCode != http.StatusOK || sig.OracleID != demo.OracleBID {
+	if err := json.Unmarshal(body, &sig); err != nil || resp.StatusCode != http.StatusOK || sig.OracleID != greenminttest.OracleBID {
 		t.Fatalf("co-sign with a peer-oracle token = %d %s", resp.StatusCode, body)
 	}
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/oracle"
@@ -25,7 +24,7 @@ import (
 type oracleServer struct {
 	url    string
 	tokens api.TokenConfig
-	site   *demo.Site
+	site   *greenminttest.Site
 	db     *store.DB
 	net    *greenminttest.Network
 }

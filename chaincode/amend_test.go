@@ -13,7 +13,7 @@ import (
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/chaincode"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/embedded"
 	"github.com/greenmint/greenmint/refdata"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -104,12 +104,12 @@ func TestRegisterSiteGridRegion(t *testing.T) {
 // only the form of a grid region is checked; once one is, its regions are
 // the valid ones, and a later dataset adds its own.
 func TestGridRegionsFollowPublishedDatasets(t *testing.T) {
-	l, c, err := demo.CreateEmbedded(t.TempDir(), embedded.Options{})
+	l, c, err := greenminttest.CreateEmbedded(t.TempDir(), embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	env, err := demo.NewEnv(l, c)
+	env, err := greenminttest.NewEnv(l, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,14 +386,14 @@ func (l legacyPublisher) Invoke(stub shim.ChaincodeStubInterface) *peer.Response
 // dataset's regions with its own.
 func TestGridRegionsOfDatasetsPublishedBeforeTheIndex(t *testing.T) {
 	dir := t.TempDir()
-	l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+	l, c, err := greenminttest.CreateEmbedded(dir, embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cc, err := chaincode.New(demo.ChaincodeConfig())
+	cc, err := chaincode.New(greenminttest.ChaincodeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestGridRegionsOfDatasetsPublishedBeforeTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	env, err := demo.NewEnv(l, c)
+	env, err := greenminttest.NewEnv(l, c)
 	if err != nil {
 		t.Fatal(err)
 	}

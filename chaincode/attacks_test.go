@@ -9,13 +9,13 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 )
 
 // signedWeek returns the demo week's attestation signed by both oracles.
 func (w *world) signedWeek(tb testing.TB, inst greenmint.Instrument) *greenmint.SignedAttestation {
 	tb.Helper()
-	sa, err := w.Attest(w.site, inst, demo.DemoWeek, demo.OracleAID, demo.OracleBID)
+	sa, err := w.Attest(w.site, inst, greenminttest.DemoWeek, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func (w *world) tampered(tb testing.TB, f func(a *greenmint.Attestation), retota
 			a.Quantity = q
 		}
 	}
-	sa, err := w.Sign(&a, demo.OracleAID, demo.OracleBID)
+	sa, err := w.Sign(&a, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -78,8 +78,8 @@ func TestAttacks(t *testing.T) {
 		}},
 		{"overlapping site-hours (R1)", greenmint.ECONFLICT, func(t *testing.T, w *world) error {
 			w.mintWeek(t, greenmint.EAC)
-			p := demo.Period{Start: demo.DemoWeek.Start.Add(6 * 24 * time.Hour), Hours: 48}
-			sa, err := w.Attest(w.site, greenmint.EAC, p, demo.OracleAID, demo.OracleBID)
+			p := greenminttest.Period{Start: greenminttest.DemoWeek.Start.Add(6 * 24 * time.Hour), Hours: 48}
+			sa, err := w.Attest(w.site, greenmint.EAC, p, greenminttest.OracleAID, greenminttest.OracleBID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,29 +93,29 @@ func TestAttacks(t *testing.T) {
 			}
 			// The second site claims the first site's PV plant as if none of it were taken.
 			other.Generation, other.GenerationKey, other.PVCapacityW = w.site.Generation, w.site.GenerationKey, w.site.PVCapacityW
-			sa, err := w.Attest(other, greenmint.EAC, demo.DemoWeek, demo.OracleAID, demo.OracleBID)
+			sa, err := w.Attest(other, greenmint.EAC, greenminttest.DemoWeek, greenminttest.OracleAID, greenminttest.OracleBID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return w.mintAs(w.OracleA, sa)
 		}},
 		{"generation attested differently than before (R1)", greenmint.ECONFLICT, func(t *testing.T, w *world) error {
-			p := demo.Period{Start: demo.DemoWeek.Start, Hours: 24}
-			sa, _ := w.Attest(w.site, greenmint.EAC, p, demo.OracleAID, demo.OracleBID)
+			p := greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 24}
+			sa, _ := w.Attest(w.site, greenmint.EAC, p, greenminttest.OracleAID, greenminttest.OracleBID)
 			if err := w.mintAs(w.OracleA, sa); err != nil {
 				t.Fatal(err)
 			}
 			other, _ := w.RegisterSite(ctx, w.Miner, "SITE0044")
 			other.Generation, other.GenerationKey, other.PVCapacityW = w.site.Generation, w.site.GenerationKey, w.site.PVCapacityW*11/10
-			sa2, _ := w.Attest(other, greenmint.EAC, p, demo.OracleAID, demo.OracleBID)
+			sa2, _ := w.Attest(other, greenmint.EAC, p, greenminttest.OracleAID, greenminttest.OracleBID)
 			return w.mintAs(w.OracleA, sa2)
 		}},
 		{"too few oracle signatures (R5)", greenmint.EFORBIDDEN, func(t *testing.T, w *world) error {
-			sa, _ := w.Attest(w.site, greenmint.CO2E, demo.DemoWeek, demo.OracleAID)
+			sa, _ := w.Attest(w.site, greenmint.CO2E, greenminttest.DemoWeek, greenminttest.OracleAID)
 			return w.mintAs(w.OracleA, sa)
 		}},
 		{"the same oracle twice (R5)", greenmint.EINVALID, func(t *testing.T, w *world) error {
-			sa, _ := w.Attest(w.site, greenmint.CO2E, demo.DemoWeek, demo.OracleAID, demo.OracleAID)
+			sa, _ := w.Attest(w.site, greenmint.CO2E, greenminttest.DemoWeek, greenminttest.OracleAID, greenminttest.OracleAID)
 			return w.mintAs(w.OracleA, sa)
 		}},
 		{"forged oracle signature (R5)", greenmint.EFORBIDDEN, func(t *testing.T, w *world) error {
@@ -129,12 +129,12 @@ func TestAttacks(t *testing.T) {
 			return w.mintAs(w.OracleA, sa)
 		}},
 		{"unregistered oracle (R5)", greenmint.EFORBIDDEN, func(t *testing.T, w *world) error {
-			w.OracleKeys["oracle-x"] = w.OracleKeys[demo.OracleAID]
-			sa, _ := w.Attest(w.site, greenmint.CO2E, demo.DemoWeek, demo.OracleBID, "oracle-x")
+			w.OracleKeys["oracle-x"] = w.OracleKeys[greenminttest.OracleAID]
+			sa, _ := w.Attest(w.site, greenmint.CO2E, greenminttest.DemoWeek, greenminttest.OracleBID, "oracle-x")
 			return w.mintAs(w.OracleA, sa)
 		}},
 		{"revoked oracle (R5)", greenmint.EFORBIDDEN, func(t *testing.T, w *world) error {
-			w.mustCall(t, w.Registry, greenmint.TxRevokeOracle, greenmint.RevokeOracleRequest{OracleID: demo.OracleBID, Reason: "key leaked"}, nil)
+			w.mustCall(t, w.Registry, greenmint.TxRevokeOracle, greenmint.RevokeOracleRequest{OracleID: greenminttest.OracleBID, Reason: "key leaked"}, nil)
 			return w.mintAs(w.OracleA, w.signedWeek(t, greenmint.CO2E))
 		}},
 		{"unapproved site", greenmint.EFORBIDDEN, func(t *testing.T, w *world) error {
@@ -344,9 +344,9 @@ func TestAttacks(t *testing.T) {
 func TestHonestSecondAllocation(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	p := demo.Period{Start: demo.DemoWeek.Start.Add(10 * time.Hour), Hours: 3}
+	p := greenminttest.Period{Start: greenminttest.DemoWeek.Start.Add(10 * time.Hour), Hours: 3}
 	w.site.LoadW = 1_000_000 // leaves most of the midday PV output untaken
-	first, err := w.Attest(w.site, greenmint.EAC, p, demo.OracleAID, demo.OracleBID)
+	first, err := w.Attest(w.site, greenmint.EAC, p, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +358,7 @@ func TestHonestSecondAllocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	other.Generation, other.GenerationKey, other.PVCapacityW = w.site.Generation, w.site.GenerationKey, w.site.PVCapacityW
-	sa, err := w.Attest(other, greenmint.EAC, p, demo.OracleAID, demo.OracleBID)
+	sa, err := w.Attest(other, greenmint.EAC, p, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +379,7 @@ func TestHonestSecondAllocation(t *testing.T) {
 	if total == 0 {
 		t.Fatal("test period leaves no surplus to take")
 	}
-	sa2, err := w.Sign(&a, demo.OracleAID, demo.OracleBID)
+	sa2, err := w.Sign(&a, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 )
 
 // TestLifeOfACertificate walks every transaction's happy path through the
@@ -76,8 +76,8 @@ func TestLifeOfACertificate(t *testing.T) {
 	}
 
 	// Retire two batches in one statement: mint an EAC batch for the next week first.
-	week2 := demo.Period{Start: demo.DemoWeek.Start.Add(7 * 24 * time.Hour), Hours: 24}
-	sa2, err := w.Attest(w.site, greenmint.EAC, week2, demo.OracleAID, demo.OracleBID)
+	week2 := greenminttest.Period{Start: greenminttest.DemoWeek.Start.Add(7 * 24 * time.Hour), Hours: 24}
+	sa2, err := w.Attest(w.site, greenmint.EAC, week2, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +167,7 @@ func TestLifeOfACertificate(t *testing.T) {
 	}
 	var oracles []greenmint.OracleRegistration
 	w.query(t, w.Buyer, greenmint.QueryListOracles, struct{}{}, &oracles)
-	if len(oracles) != 2 || oracles[0].ID != demo.OracleAID {
+	if len(oracles) != 2 || oracles[0].ID != greenminttest.OracleAID {
 		t.Fatalf("oracles = %+v", oracles)
 	}
 	var ds greenmint.Dataset
@@ -185,7 +185,7 @@ func sa1Corrected(tb testing.TB, w *world) *greenmint.SignedAttestation {
 	tb.Helper()
 	s := *w.site
 	s.LoadW = s.LoadW * 99 / 100
-	sa, err := w.Attest(&s, greenmint.CO2E, demo.DemoWeek, demo.OracleAID, demo.OracleBID)
+	sa, err := w.Attest(&s, greenmint.CO2E, greenminttest.DemoWeek, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -7,28 +7,28 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
 
 // world is a fresh embedded network, bootstrapped, with one approved site.
 type world struct {
-	*demo.Env
+	*greenminttest.Env
 	ledger *embedded.Ledger
 	c      *consortium.Consortium
-	site   *demo.Site
+	site   *greenminttest.Site
 	// committedOnError is set when a call that failed still added a block.
 	committedOnError bool
 }
 
 func newWorld(tb testing.TB) *world {
 	tb.Helper()
-	l, c, err := demo.CreateEmbedded(tb.TempDir(), embedded.Options{})
+	l, c, err := greenminttest.CreateEmbedded(tb.TempDir(), embedded.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { l.Close() })
-	env, err := demo.NewEnv(l, c)
+	env, err := greenminttest.NewEnv(l, c)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func (w *world) query(tb testing.TB, id *greenmint.Identity, fn string, req, res
 // mintWeek attests and mints the demo week for the world's site.
 func (w *world) mintWeek(tb testing.TB, inst greenmint.Instrument) *greenmint.MintResult {
 	tb.Helper()
-	sa, err := w.Attest(w.site, inst, demo.DemoWeek, demo.OracleAID, demo.OracleBID)
+	sa, err := w.Attest(w.site, inst, greenminttest.DemoWeek, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
 
@@ -40,12 +40,12 @@ func (c *clock) advance(d time.Duration) {
 func newClockedWorld(tb testing.TB) (*world, *clock) {
 	tb.Helper()
 	clk := &clock{now: time.Now().UTC().Truncate(time.Second)}
-	l, c, err := demo.CreateEmbedded(tb.TempDir(), embedded.Options{Now: clk.Now})
+	l, c, err := greenminttest.CreateEmbedded(tb.TempDir(), embedded.Options{Now: clk.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { l.Close() })
-	env, err := demo.NewEnv(l, c)
+	env, err := greenminttest.NewEnv(l, c)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestNothingCertifiedAheadOfTime(t *testing.T) {
 		attest func(t *testing.T, w *world) *greenmint.SignedAttestation
 	}{
 		{"a week of June 2099", func(t *testing.T, w *world) *greenmint.SignedAttestation {
-			sa, err := w.Attest(w.site, greenmint.EAC, demo.Period{Start: time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC), Hours: 7 * 24}, demo.OracleAID, demo.OracleBID)
+			sa, err := w.Attest(w.site, greenmint.EAC, greenminttest.Period{Start: time.Date(2099, 6, 1, 0, 0, 0, 0, time.UTC), Hours: 7 * 24}, greenminttest.OracleAID, greenminttest.OracleBID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,13 +210,13 @@ func TestNothingCertifiedAheadOfTime(t *testing.T) {
 func TestNothingMintedBeforeTheLedgerReachesIt(t *testing.T) {
 	w, clk := newClockedWorld(t)
 	end := clk.Now().Truncate(time.Hour)
-	sa, err := w.Attest(w.site, greenmint.EAC, demo.Period{Start: end.Add(-24 * time.Hour), Hours: 24}, demo.OracleAID, demo.OracleBID)
+	sa, err := w.Attest(w.site, greenmint.EAC, greenminttest.Period{Start: end.Add(-24 * time.Hour), Hours: 24}, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a := sa.Attestation
 	a.AttestedAt = greenmint.FormatTime(clk.Now().Add(30 * time.Second))
-	if sa, err = w.Sign(&a, demo.OracleAID, demo.OracleBID); err != nil {
+	if sa, err = w.Sign(&a, greenminttest.OracleAID, greenminttest.OracleBID); err != nil {
 		t.Fatal(err)
 	}
 	w.refused(t, w.mintAs(w.OracleA, sa), greenmint.EINVALID)
@@ -232,7 +232,7 @@ func (w *world) weekAt(tb testing.TB, inst greenmint.Instrument, percent int64) 
 	tb.Helper()
 	s := *w.site
 	s.LoadW = s.LoadW * percent / 100
-	sa, err := w.Attest(&s, inst, demo.DemoWeek, demo.OracleAID, demo.OracleBID)
+	sa, err := w.Attest(&s, inst, greenminttest.DemoWeek, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestOneAttestationOneID(t *testing.T) {
 	// The oracles sign the nil spelling as well.
 	respelled := sa.Attestation
 	respelled.Gaps = nil
-	sa2, err := w.Sign(&respelled, demo.OracleAID, demo.OracleBID)
+	sa2, err := w.Sign(&respelled, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}

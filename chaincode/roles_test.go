@@ -11,7 +11,7 @@ import (
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/chaincode"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
 
@@ -113,7 +113,7 @@ func TestSelfIssuedRegistry(t *testing.T) {
 func TestBootstrapIsFixedAtDeployment(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+	l, c, err := greenminttest.CreateEmbedded(dir, embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestBootstrapIsFixedAtDeployment(t *testing.T) {
 
 	t.Run("unconfigured contract", func(t *testing.T) {
 		dir := t.TempDir()
-		l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+		l, c, err := greenminttest.CreateEmbedded(dir, embedded.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,7 +183,7 @@ func TestSelfIssuedOracle(t *testing.T) {
 	w.mustCall(t, w.Registry, greenmint.TxRevokeOrganizationRole, greenmint.RevokeOrganizationRoleRequest{MSPID: consortium.OracleBMSP, Role: greenmint.RoleOracle, Reason: "operator contract ended"}, nil)
 	err = w.mintAs(w.OracleA, sa)
 	wantCode(t, err, greenmint.EFORBIDDEN)
-	if !strings.Contains(err.Error(), demo.OracleBID) {
+	if !strings.Contains(err.Error(), greenminttest.OracleBID) {
 		t.Fatalf("refusal %q does not name the voided oracle", err)
 	}
 	wantCode(t, w.mintAs(w.OracleB, sa), greenmint.EFORBIDDEN)

@@ -36,17 +36,9 @@ const (
 	BuyerMSP    = "BuyerMSP"
 )
 
-// DemoMembers is the consortium of the demo and the tests: the registry,
-// two miners, two oracles, an auditor and a buyer.
-var DemoMembers = []Member{
-	{RegistryMSP, "registrar", greenmint.RoleRegistry},
-	{MinerMSP, "miner", greenmint.RoleMiner},
-	{Miner2MSP, "miner", greenmint.RoleMiner},
-	{OracleAMSP, "oracle", greenmint.RoleOracle},
-	{OracleBMSP, "oracle", greenmint.RoleOracle},
-	{AuditorMSP, "auditor", greenmint.RoleAuditor},
-	{BuyerMSP, "buyer", greenmint.RoleBuyer},
-}
+// DemoMembers is the consortium of the demo and the tests: the members of
+// Demo's file.
+var DemoMembers = Demo().Members()
 
 // Admissions returns, for each organisation of members in MSP ID order, the
 // request that admits it on the ledger to the roles its members hold (R11),
@@ -76,32 +68,56 @@ func Admissions(members []Member) []greenmint.AdmitOrganizationRequest {
 	return out
 }
 
-// Consortium is the organisations and members kept under one directory.
+// Consortium is the organisations and members kept under one directory,
+// with the consortium file they were made from.
 type Consortium struct {
 	Dir     string
 	Store   *identity.Store
 	Members []Member
+	File    File
 }
 
-const membersFile = "members.json"
+// The files Create writes beside the organisations' folders: the consortium
+// file, and its members alone (what earlier releases read).
+const (
+	consortiumFile = "consortium.json"
+	membersFile    = "members.json"
+)
 
 // Create makes the organisations and members in dir, which must not hold a
-// consortium yet.
+// consortium yet: the identities alone, as tests need them. Its consortium
+// file is FileOf(members), kept only if it passes Check (a registry, every
+// oracle user an oracle).
 func Create(dir string, members []Member) (*Consortium, error) {
-	if _, err := os.Stat(filepath.Join(dir, membersFile)); err == nil {
-		return nil, greenmint.Errorf(greenmint.ECONFLICT, "a consortium already exists in %s", dir)
+	return create(dir, FileOf(members), false)
+}
+
+// New makes the organisations, users and oracle keys of a consortium file
+// in dir, which must not hold a consortium yet, and keeps the file there.
+// A file that fails Check is EINVALID and nothing is written.
+func New(dir string, f File) (*Consortium, error) {
+	if err := f.Check(); err != nil {
+		return nil, err
 	}
-	c := &Consortium{Dir: dir, Store: identity.NewStore(dir), Members: members}
-	orgs := map[string]bool{}
-	for _, m := range members {
-		if !orgs[m.MSPID] {
-			if _, err := c.Store.CreateOrg(m.MSPID); err != nil {
-				return nil, fmt.Errorf("consortium.Create: %w", err)
-			}
-			orgs[m.MSPID] = true
+	return create(dir, f, true)
+}
+
+func create(dir string, f File, checked bool) (*Consortium, error) {
+	for _, name := range []string{consortiumFile, membersFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return nil, greenmint.Errorf(greenmint.ECONFLICT, "a consortium already exists in %s", dir)
 		}
+	}
+	members := f.Members()
+	c := &Consortium{Dir: dir, Store: identity.NewStore(dir), Members: members, File: f}
+	for _, o := range f.Organizations {
+		if _, err := c.Store.CreateOrg(o.MSPID); err != nil {
+			return nil, fmt.Errorf("consortium.New: %w", err)
+		}
+	}
+	for _, m := range members {
 		if _, err := c.Store.Enroll(m.MSPID, m.User, m.Role); err != nil {
-			return nil, fmt.Errorf("consortium.Create: %w", err)
+			return nil, fmt.Errorf("consortium.New: %w", err)
 		}
 		if m.Role == greenmint.RoleOracle {
 			if err := c.writeOracleKey(m); err != nil {
@@ -109,17 +125,31 @@ func Create(dir string, members []Member) (*Consortium, error) {
 			}
 		}
 	}
-	raw, err := json.MarshalIndent(members, "", "  ")
+	raw, err := f.MarshalIndent()
 	if err != nil {
-		return nil, fmt.Errorf("consortium.Create: %w", err)
+		return nil, fmt.Errorf("consortium.New: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, membersFile), raw, 0o644); err != nil {
-		return nil, fmt.Errorf("consortium.Create: %w", err)
+	mraw, err := json.MarshalIndent(members, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("consortium.New: %w", err)
+	}
+	// The members file last: Load finds a consortium only once it is whole.
+	for _, w := range []struct {
+		name string
+		raw  []byte
+	}{{consortiumFile, raw}, {membersFile, mraw}} {
+		if w.name == consortiumFile && !checked && f.Check() != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(dir, w.name), w.raw, 0o644); err != nil {
+			return nil, fmt.Errorf("consortium.New: %w", err)
+		}
 	}
 	return c, nil
 }
 
-// Load opens the consortium in dir.
+// Load opens the consortium in dir: its consortium file, or for a
+// directory made before consortium files existed, FileOf its members.
 func Load(dir string) (*Consortium, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, membersFile))
 	if err != nil {
@@ -127,7 +157,15 @@ func Load(dir string) (*Consortium, error) {
 	}
 	c := &Consortium{Dir: dir, Store: identity.NewStore(dir)}
 	if err := json.Unmarshal(raw, &c.Members); err != nil {
-		return nil, fmt.Errorf("consortium.Load: %w", err)
+		return nil, &greenmint.Error{Code: greenmint.EINVALID, Op: "consortium.Load", Message: filepath.Join(dir, membersFile), Err: err}
+	}
+	c.File = FileOf(c.Members)
+	if _, err := os.Stat(filepath.Join(dir, consortiumFile)); err == nil {
+		f, err := ReadFile(filepath.Join(dir, consortiumFile))
+		if err != nil {
+			return nil, err
+		}
+		c.File = f
 	}
 	return c, nil
 }

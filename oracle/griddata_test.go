@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
@@ -64,7 +63,7 @@ func TestHourlyFactorsAndSurplusHours(t *testing.T) {
 	ctx := context.Background()
 	n := greenminttest.NewNetwork(t)
 	e, l, site := n.Env, n.Ledger, n.Site
-	day := demo.Period{Start: demo.DemoWeek.Start, Hours: 24}
+	day := greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 24}
 	var hourly strings.Builder
 	hourly.WriteString(oracle.HourlyFactorsHeader + "\n")
 	factor := func(h int) int64 { return 200_000 + 10_000*int64(h) } // g/MWh
@@ -124,11 +123,11 @@ func TestHourlyFactorsAndSurplusHours(t *testing.T) {
 	if bad.Quantity, err = greenmint.ComputeQuantity(&bad); err != nil {
 		t.Fatal(err)
 	}
-	sb, _ := e.Sign(&bad, demo.OracleAID, demo.OracleBID)
+	sb, _ := e.Sign(&bad, greenminttest.OracleAID, greenminttest.OracleBID)
 	if _, err := e.Mint(ctx, sb); greenmint.ErrorCode(err) != greenmint.EINVALID {
 		t.Fatalf("tampered hourly factor = %v, want invalid", err)
 	}
-	sa, _ := e.Sign(a, demo.OracleAID, demo.OracleBID)
+	sa, _ := e.Sign(a, greenminttest.OracleAID, greenminttest.OracleBID)
 	res, err := e.Mint(ctx, sa)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
@@ -22,13 +21,13 @@ func TestReadingsToMint(t *testing.T) {
 	ctx := context.Background()
 	n := greenminttest.NewNetwork(t)
 	e, l, site := n.Env, n.Ledger, n.Site
-	ref, err := e.Attest(site, greenmint.CO2E, demo.DemoWeek, demo.OracleAID)
+	ref, err := e.Attest(site, greenmint.CO2E, greenminttest.DemoWeek, greenminttest.OracleAID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	db := n.DB
 	// The same signed readings the reference used, through ingestion.
-	readings, err := site.Readings(demo.DemoWeek)
+	readings, err := site.Readings(greenminttest.DemoWeek)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +41,7 @@ func TestReadingsToMint(t *testing.T) {
 		t.Fatalf("ingest: %+v %v", sum, err)
 	}
 	att := &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA, Now: func() time.Time { return time.Date(2023, 6, 8, 1, 0, 0, 0, time.UTC) }}
-	req := oracle.AttestRequest{SiteID: site.ID, Instrument: greenmint.CO2E, From: demo.DemoWeek.Start, To: demo.DemoWeek.Start.Add(168 * time.Hour),
+	req := oracle.AttestRequest{SiteID: site.ID, Instrument: greenmint.CO2E, From: greenminttest.DemoWeek.Start, To: greenminttest.DemoWeek.Start.Add(168 * time.Hour),
 		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion, SHA256: e.Dataset.SHA256}}
 	a, used, err := att.Build(ctx, req)
 	if err != nil {
@@ -61,7 +60,7 @@ func TestReadingsToMint(t *testing.T) {
 	if !bytes.Equal(ca, cb) {
 		t.Fatal("two builds of the same period differ")
 	}
-	sa, err := e.Sign(a, demo.OracleAID, demo.OracleBID)
+	sa, err := e.Sign(a, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}

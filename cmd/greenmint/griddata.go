@@ -51,12 +51,13 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, c, err := m.openLedger(dir)
+			w, err := m.open(dir)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			reg, err := identityOf(c, as)
+			defer w.Close()
+			l := w.Ledger
+			reg, err := w.Identity(as)
 			if err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			db, err := openStore(cmd.Context(), m.dsn(dir))
+			db, err := m.config(dir).OpenStore(cmd.Context())
 			if err != nil {
 				return err
 			}

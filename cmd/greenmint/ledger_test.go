@@ -11,7 +11,7 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
 
@@ -59,7 +59,7 @@ func TestLedgerVerifyNamesADamagedLog(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "block ") || strings.Contains(out, "ok:") {
 		t.Fatalf("verify of a damaged log = %q, %v; want an error naming a block", out, err)
 	}
-	if _, err := demo.OpenEmbedded(dir, embedded.Options{}); greenmint.ErrorCode(err) != greenmint.EINTERNAL {
+	if _, err := greenminttest.OpenEmbedded(dir, embedded.Options{}); greenmint.ErrorCode(err) != greenmint.EINTERNAL {
 		t.Fatalf("open of a damaged log = %v, want internal", err)
 	}
 	after := snapshot(t, dir)
@@ -91,7 +91,7 @@ func TestLedgerRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := demo.OpenEmbedded(dir, embedded.Options{})
+	l, err := greenminttest.OpenEmbedded(dir, embedded.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/greenmint/greenmint/consortium"
 	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/ledger/embedded"
-	"github.com/greenmint/greenmint/ledger/fabric"
+	"github.com/greenmint/greenmint/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -103,20 +103,16 @@ func (m *Main) demoEmbedded(ctx context.Context, dir string, keep bool) error {
 		}
 	}
 	fmt.Fprintf(m.Out, "Greenmint demo on an embedded ledger in %s\n\n", dir)
-	l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+	w, err := workspace.Create(workspace.Config{Dir: dir}, consortium.Demo())
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	env, err := demo.NewEnv(l, c)
-	if err != nil {
-		return err
-	}
+	defer w.Close()
 	start := time.Now()
-	if err := demo.Run(ctx, env, m.Out); err != nil {
+	if err := demo.Run(ctx, w, m.Out); err != nil {
 		return err
 	}
-	rep, err := l.Verify(ctx)
+	rep, err := w.Ledger.(*embedded.Ledger).Verify(ctx)
 	if err != nil {
 		return err
 	}
@@ -128,32 +124,14 @@ func (m *Main) demoEmbedded(ctx context.Context, dir string, keep bool) error {
 }
 
 func (m *Main) demoFabric(ctx context.Context, path string) error {
-	conn, err := fabric.LoadConnection(path)
+	w, err := workspace.Open(workspace.Config{Ledger: workspace.Fabric, Connection: path})
 	if err != nil {
 		return err
 	}
-	c, err := consortium.Load(conn.Identities)
-	if err != nil {
-		return err
-	}
-	var events *greenmint.Identity
-	if conn.EventsMSPID != "" {
-		if events, err = c.Identity(conn.EventsMSPID, conn.EventsUser); err != nil {
-			return err
-		}
-	}
-	l, err := fabric.Open(*conn, events)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	env, err := demo.NewEnv(l, c)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(m.Out, "Greenmint demo on Fabric: channel %s, chaincode %s, gateway %s\n\n", conn.Channel, conn.Chaincode, conn.PeerEndpoint)
+	defer w.Close()
+	fmt.Fprintf(m.Out, "Greenmint demo on Fabric (connection %s)\n\n", path)
 	start := time.Now()
-	if err := demo.Run(ctx, env, m.Out); err != nil {
+	if err := demo.Run(ctx, w, m.Out); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Out, "\nDone in %s; every write was endorsed by both organisations' peers and committed by the orderer.\n", time.Since(start).Round(time.Millisecond))

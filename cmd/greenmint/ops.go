@@ -12,124 +12,44 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/ledger/embedded"
-	"github.com/greenmint/greenmint/ledger/fabric"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
+	"github.com/greenmint/greenmint/workspace"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
-// workspace is an operator's data directory made by `greenmint init`:
-// organizations/ (identities), ledger/ (the embedded ledger), oracle.db
-// (the oracle's readings) and oracle.json (its settings).
-type workspace struct {
-	Dir string
-}
-
-type oracleSettings struct {
-	TokenSecret string `json:"token_secret"` // hex; HS256 secret of collectors' tokens
-	Issuer      string `json:"issuer"`
-	Audience    string `json:"audience"`
-}
-
-func (w workspace) dbPath() string { return filepath.Join(w.Dir, "oracle.db") }
-
-// dsn is the oracle's database: --db when given (a postgres:// DSN for
-// PostgreSQL), else $GREENMINT_DB, else the workspace's SQLite file. The
-// variable is read here, not as the flag's default, so that --help never
-// prints it.
-func (m *Main) dsn(dir string) string {
-	if m.db != "" {
-		return m.db
+// config is the workspace configuration the flags give for the workspace
+// directory dir: --ledger, --connection, and --db, else $GREENMINT_DB
+// (read here, not as the flag's default, so that --help never prints it).
+func (m *Main) config(dir string) workspace.Config {
+	c := workspace.Config{Dir: dir, Ledger: m.ledgerKind, Connection: m.connection, DB: m.db}
+	if c.DB == "" {
+		c.DB = os.Getenv("GREENMINT_DB")
 	}
-	if env := os.Getenv("GREENMINT_DB"); env != "" {
-		return env
-	}
-	return workspace{dir}.dbPath()
+	return c
 }
 
-func (w workspace) settings() (*oracleSettings, error) {
-	raw, err := os.ReadFile(filepath.Join(w.Dir, "oracle.json"))
+// open opens the workspace the commands act on: dir's embedded ledger, or
+// with --ledger fabric the network the --connection file names.
+func (m *Main) open(dir string) (*workspace.Workspace, error) {
+	return workspace.Open(m.config(dir))
+}
+
+// tokens is the token configuration of a workspace's settings.
+func tokens(s *workspace.Settings) (api.TokenConfig, error) {
+	secret, err := s.Secret()
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no workspace in %s (run greenmint init --dir %s)", w.Dir, w.Dir)
-	}
-	var s oracleSettings
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, fmt.Errorf("oracle.json: %w", err)
-	}
-	return &s, nil
-}
-
-func (s *oracleSettings) tokens() (api.TokenConfig, error) {
-	secret, err := hex.DecodeString(s.TokenSecret)
-	if err != nil || len(secret) < 32 {
-		return api.TokenConfig{}, greenmint.Errorf(greenmint.EINVALID, "oracle.json: token_secret must be at least 32 bytes of hex")
+		return api.TokenConfig{}, err
 	}
 	return api.TokenConfig{Secret: secret, Issuer: s.Issuer, Audience: s.Audience}, nil
-}
-
-// ledgerConn is an open ledger of either kind.
-type ledgerConn interface {
-	greenmint.Ledger
-	Close() error
-}
-
-// openLedger opens the ledger the commands act on: the workspace's embedded
-// ledger, or with --ledger fabric the network the --connection file names
-// (its identities directory supplies the consortium).
-func (m *Main) openLedger(dir string) (ledgerConn, *consortium.Consortium, error) {
-	switch m.ledgerKind {
-	case "fabric":
-		conn, err := fabric.LoadConnection(m.connection)
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := consortium.Load(conn.Identities)
-		if err != nil {
-			return nil, nil, err
-		}
-		var events *greenmint.Identity
-		if conn.EventsMSPID != "" {
-			if events, err = c.Identity(conn.EventsMSPID, conn.EventsUser); err != nil {
-				return nil, nil, err
-			}
-		}
-		l, err := fabric.Open(*conn, events)
-		if err != nil {
-			return nil, nil, err
-		}
-		return l, c, nil
-	case "embedded", "":
-		c, err := consortium.Load(filepath.Join(dir, "organizations"))
-		if err != nil {
-			return nil, nil, err
-		}
-		l, err := demo.OpenEmbedded(dir, embedded.Options{})
-		if err != nil {
-			return nil, nil, err
-		}
-		return l, c, nil
-	}
-	return nil, nil, greenmint.Errorf(greenmint.EINVALID, "--ledger must be embedded or fabric, not %q", m.ledgerKind)
-}
-
-// identity resolves --as "MSP:user".
-func identityOf(c *consortium.Consortium, as string) (*greenmint.Identity, error) {
-	msp, user, ok := strings.Cut(as, ":")
-	if !ok {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "--as must be MSP:user, e.g. RegistryMSP:registrar, not %q", as)
-	}
-	return c.Identity(msp, user)
 }
 
 func (m *Main) emit(asJSON bool, v any, human string) error {
@@ -152,51 +72,60 @@ func (m *Main) opsCommands() []*cobra.Command {
 		return c
 	}
 
+	var consortiumFile string
 	initCmd := withDir(&cobra.Command{
 		Use:   "init",
-		Short: "Create a workspace: organisations, identities, an embedded ledger bootstrapped by the registry, the oracle's database",
-		Args:  cobra.NoArgs,
+		Short: "Create a workspace: the consortium's organisations and identities, an embedded ledger bootstrapped by the registry, the oracle's database",
+		Long: "Creates the organisations, users and oracle keys of the consortium file (--consortium; default the\n" +
+			"demo's: docs/consortium.md), an embedded ledger whose registry is the file's registry organisation,\n" +
+			"bootstrapped with the file's policy, every organisation admitted to its roles and every oracle\n" +
+			"registered, and the oracle's settings and database. With --ledger fabric the network exists\n" +
+			"already: only the oracle's settings and database are made.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if m.ledgerKind == "fabric" {
-				// The network, its identities and its ledger exist already: only
-				// this oracle's settings and database are made.
-				if err := os.MkdirAll(dir, 0o700); err != nil {
-					return err
-				}
-				v, err := m.writeOracleFiles(ctx, dir)
+			cfg := m.config(dir)
+			if m.ledgerKind == workspace.Fabric {
+				v, err := cfg.InitOracle(ctx)
 				if err != nil {
 					return err
 				}
 				return m.emit(asJSON, map[string]any{"dir": dir, "schema_version": v}, fmt.Sprintf("oracle workspace %s for the Fabric network: settings and database at schema %d", dir, v))
 			}
-			l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+			f := consortium.Demo()
+			if consortiumFile != "" {
+				var err error
+				if f, err = consortium.ReadFile(consortiumFile); err != nil {
+					return err
+				}
+			}
+			w, err := workspace.Create(cfg, f)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			e, err := demo.NewEnv(l, c)
+			defer w.Close()
+			ds, err := w.Bootstrap(ctx)
 			if err != nil {
 				return err
 			}
-			if err := e.Bootstrap(ctx); err != nil {
-				return err
-			}
-			v, err := m.writeOracleFiles(ctx, dir)
+			v, err := cfg.InitOracle(ctx)
 			if err != nil {
 				return err
 			}
-			out := map[string]any{"dir": dir, "members": consortium.DemoMembers, "dataset": e.Dataset.SHA256, "schema_version": v}
-			return m.emit(asJSON, out, fmt.Sprintf("workspace %s: %d members, ledger bootstrapped (threshold 2, dataset %s), oracle database at schema %d", dir, len(consortium.DemoMembers), e.Dataset.SHA256[:16], v))
+			members := f.Members()
+			out := map[string]any{"dir": dir, "members": members, "registry": f.RegistryMSP(), "oracles": f.Oracles, "policy": f.Policy, "dataset": ds.SHA256, "schema_version": v}
+			return m.emit(asJSON, out, fmt.Sprintf("workspace %s: %d organisations, %d members, ledger bootstrapped (registry %s, %d oracles, threshold %d, dataset %s), oracle database at schema %d",
+				dir, len(f.Organizations), len(members), f.RegistryMSP(), len(f.Oracles), f.Policy.Threshold, ds.SHA256[:16], v))
 		},
 	})
+	initCmd.Flags().StringVar(&consortiumFile, "consortium", "", "the consortium file: organisations, roles, users, oracles, policy (docs/consortium.md; default the demo's)")
 
 	migrate := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the database migrations (SQLite file or postgres:// DSN)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := store.Open(m.dsn(".data"))
+			db, err := store.Open(m.config(dir).DSN())
 			if err != nil {
 				return err
 			}
@@ -209,6 +138,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 		},
 	}
 	migrate.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	migrate.Flags().StringVar(&dir, "dir", ".data", "the workspace whose oracle.db to migrate (unless --db or $GREENMINT_DB names another)")
 	migrate.Flags().Int64Var(&migrateTo, "to", -1, "migrate up or down to this schema version (default: the latest)")
 
 	var keyOut, keyFile, in, out string
@@ -288,16 +218,17 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			l, c, err := m.openLedger(dir)
+			w, err := m.open(dir)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			id, err := identityOf(c, asImport)
+			defer w.Close()
+			l := w.Ledger
+			id, err := w.Identity(asImport)
 			if err != nil {
 				return err
 			}
-			db, err := openStore(ctx, m.dsn(dir))
+			db, err := w.Config.OpenStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -345,24 +276,24 @@ func (m *Main) opsCommands() []*cobra.Command {
 	importCmd.Flags().StringVar(&file, "file", "", "readings.csv or readings.jsonl")
 	importCmd.Flags().StringVar(&asImport, "as", consortium.OracleAMSP+":oracle", "the oracle identity that reads meters from the ledger")
 
-	var site, from, to, instrument, datasetID, datasetVersion, attestPeer, attestPeerToken, attestPeerCA string
+	var asAttest, site, from, to, instrument, datasetID, datasetVersion, attestPeer, attestPeerToken, attestPeerCA string
 	attest := withDir(&cobra.Command{
 		Use:   "attest",
 		Short: "Build, co-sign (with the workspace's second oracle) and submit an attestation for a site and period",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			l, c, err := m.openLedger(dir)
+			w, err := m.open(dir)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			db, err := openStore(ctx, m.dsn(dir))
+			defer w.Close()
+			db, err := w.Config.OpenStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			sub, err := localSubmitter(l, c, db)
+			sub, err := w.Submitter(db, asAttest)
 			if err != nil {
 				return err
 			}
@@ -400,6 +331,7 @@ func (m *Main) opsCommands() []*cobra.Command {
 			return m.emit(asJSON, res, fmt.Sprintf("minted batch %s: %d units (attestation %s)", res.BatchID, res.Quantity, res.AttestationID))
 		},
 	})
+	attest.Flags().StringVar(&asAttest, "as", consortium.OracleAMSP+":oracle", "the oracle that builds, signs and submits (the workspace's other oracles co-sign up to the threshold, unless --peer)")
 	attest.Flags().StringVar(&site, "site", "", "site ID")
 	attest.Flags().StringVar(&from, "from", "", "first hour, e.g. 2023-06-01T00:00:00Z")
 	attest.Flags().StringVar(&to, "to", "", "end hour (exclusive)")
@@ -417,11 +349,12 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			l, id, b, err := m.readBatch(ctx, dir, asBatch, batchID)
+			w, id, b, err := m.readBatch(ctx, dir, asBatch, batchID)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer w.Close()
+			l := w.Ledger
 			var hist []greenmint.HistoryEntry
 			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryBatchHistory, greenmint.IDQuery{ID: batchID}, &hist); err != nil {
 				return err
@@ -442,16 +375,17 @@ func (m *Main) opsCommands() []*cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			l, id, b, err := m.readBatch(ctx, dir, asProof, batchID)
+			w, id, b, err := m.readBatch(ctx, dir, asProof, batchID)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer w.Close()
+			l := w.Ledger
 			var rec greenmint.AttestationRecord
 			if err := greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: b.AttestationID}, &rec); err != nil {
 				return err
 			}
-			db, err := openStore(ctx, m.dsn(dir))
+			db, err := m.config(dir).OpenStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -507,18 +441,19 @@ func (m *Main) opsCommands() []*cobra.Command {
 			if err := greenmint.DecodeStrict(raw, &reg); err != nil {
 				return fmt.Errorf("%s: %w", file, err)
 			}
-			l, c, err := m.openLedger(dir)
+			w, err := m.open(dir)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			miner, err := identityOf(c, asRegister)
+			defer w.Close()
+			l := w.Ledger
+			miner, err := w.Identity(asRegister)
 			if err != nil {
 				return err
 			}
 			var registry *greenmint.Identity
 			if approveAs != "" {
-				if registry, err = identityOf(c, approveAs); err != nil {
+				if registry, err = w.Identity(approveAs); err != nil {
 					return err
 				}
 			}
@@ -558,86 +493,21 @@ func (m *Main) opsCommands() []*cobra.Command {
 }
 
 // readBatch opens the ledger and reads a batch as the identity as.
-func (m *Main) readBatch(ctx context.Context, dir, as, batchID string) (ledgerConn, *greenmint.Identity, *greenmint.Batch, error) {
-	l, c, err := m.openLedger(dir)
+func (m *Main) readBatch(ctx context.Context, dir, as, batchID string) (*workspace.Workspace, *greenmint.Identity, *greenmint.Batch, error) {
+	w, err := m.open(dir)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := identityOf(c, as)
+	l := w.Ledger
+	id, err := w.Identity(as)
 	if err == nil {
 		var b greenmint.Batch
 		if err = greenmint.EvaluateJSON(ctx, l, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err == nil {
-			return l, id, &b, nil
+			return w, id, &b, nil
 		}
 	}
-	l.Close()
+	w.Close()
 	return nil, nil, nil, err
-}
-
-// writeOracleFiles writes an oracle's settings (a fresh token secret) and
-// migrates its database in dir.
-func (m *Main) writeOracleFiles(ctx context.Context, dir string) (int64, error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return 0, err
-	}
-	s := oracleSettings{TokenSecret: hex.EncodeToString(secret), Issuer: "greenmint-oracle", Audience: "greenmint-oracle"}
-	raw, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "oracle.json"), raw, 0o600); err != nil {
-		return 0, err
-	}
-	db, err := store.Open(m.dsn(dir))
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	return db.Migrate(ctx)
-}
-
-// openStore opens the oracle's database and brings its schema up to date,
-// so that a workspace made by an earlier release works with this one.
-func openStore(ctx context.Context, dsn string) (*store.DB, error) {
-	db, err := store.Open(dsn)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-func oracleIDOf(msp string) string {
-	if msp == consortium.OracleBMSP {
-		return demo.OracleBID
-	}
-	return demo.OracleAID
-}
-
-// localSubmitter is oracle A submitting, with oracle B of the same
-// workspace co-signing from the same readings.
-func localSubmitter(l greenmint.Ledger, c *consortium.Consortium, db *store.DB) (*oracle.Submitter, error) {
-	idA, err := c.Identity(consortium.OracleAMSP, "oracle")
-	if err != nil {
-		return nil, err
-	}
-	idB, err := c.Identity(consortium.OracleBMSP, "oracle")
-	if err != nil {
-		return nil, err
-	}
-	keyA, err := c.OracleKey(consortium.OracleAMSP, "oracle")
-	if err != nil {
-		return nil, err
-	}
-	keyB, err := c.OracleKey(consortium.OracleBMSP, "oracle")
-	if err != nil {
-		return nil, err
-	}
-	return &oracle.Submitter{
-		Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: idA}, Store: db, Ledger: l, ID: idA, OracleID: demo.OracleAID, Key: keyA,
-		Peers: []oracle.Cosigner{&oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: idB}, OracleID: demo.OracleBID, Key: keyB}},
-	}, nil
 }
 
 // readReadingsFile reads a CSV file or JSON lines (one reading per line).

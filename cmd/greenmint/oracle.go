@@ -19,6 +19,7 @@ import (
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
+	"github.com/greenmint/greenmint/workspace"
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 )
@@ -103,21 +104,22 @@ func (m *Main) serve(ctx context.Context, dir string, sc serveConfig) error {
 		}
 		peer = p
 	}
-	w := workspace{dir}
-	settings, err := w.settings()
+	cfg := m.config(dir)
+	settings, err := cfg.Settings()
 	if err != nil {
 		return err
 	}
-	tokens, err := settings.tokens()
+	tokens, err := tokens(settings)
 	if err != nil {
 		return err
 	}
-	l, c, err := m.openLedger(dir)
+	w, err := workspace.Open(cfg)
 	if err != nil {
 		return err
 	}
-	defer l.Close()
-	db, err := openStore(ctx, m.dsn(dir))
+	defer w.Close()
+	l := w.Ledger
+	db, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -127,16 +129,15 @@ func (m *Main) serve(ctx context.Context, dir string, sc serveConfig) error {
 	if sc.revocationTTL == 0 {
 		tokens.RevocationTTL = -1
 	}
-	id, err := identityOf(c, sc.as)
+	self, err := w.Oracle(sc.as)
 	if err != nil {
 		return err
 	}
-	key, err := c.OracleKey(id.MSPID, strings.SplitN(sc.as, ":", 2)[1])
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: self.ID, TTL: 30 * time.Second}, nil)
+	cs, err := w.Cosigner(db, sc.as)
 	if err != nil {
 		return err
 	}
-	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: id, TTL: 30 * time.Second}, nil)
-	cs := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: id}, OracleID: oracleIDOf(id.MSPID), Key: key}
 	limits := sc.limits
 	limits.CredentialRate, limits.AnonymousRate = rate.Limit(sc.tokenRate), rate.Limit(sc.anonymousRate)
 	h := api.NewOracleHandler(api.OracleConfig{Tokens: tokens, Cosigner: cs, Log: log, MaxBody: sc.maxBody, Limits: limits}, in)
@@ -152,7 +153,7 @@ func (m *Main) serve(ctx context.Context, dir string, sc serveConfig) error {
 	if srv.TLS() {
 		scheme = "https"
 	}
-	fmt.Fprintf(m.Out, "oracle %s serving on %s://%s (tokens: greenmint oracle token issue --dir %s)\n", oracleIDOf(id.MSPID), scheme, ln.Addr(), dir)
+	fmt.Fprintf(m.Out, "oracle %s serving on %s://%s (tokens: greenmint oracle token issue --dir %s)\n", self.OracleID, scheme, ln.Addr(), dir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if len(sc.attestSites) > 0 {
@@ -160,8 +161,11 @@ func (m *Main) serve(ctx context.Context, dir string, sc serveConfig) error {
 		if err != nil {
 			return fmt.Errorf("--attest-start: %w", err)
 		}
-		sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, GridStates: db, Ledger: l, ID: id}, Store: db, Ledger: l, ID: id,
-			OracleID: oracleIDOf(id.MSPID), Key: key}
+		sub, err := w.Submitter(db, sc.as)
+		if err != nil {
+			return err
+		}
+		sub.Peers = nil
 		if peer != nil {
 			sub.Peers = append(sub.Peers, peer)
 		}
@@ -258,7 +262,7 @@ func (m *Main) tokenCommand() *cobra.Command {
 		Short: "List issued tokens (IDs, kinds, subjects, lifetimes, revocations; never the tokens)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := openStore(cmd.Context(), m.dsn(dir))
+			db, err := m.config(dir).OpenStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -305,7 +309,7 @@ func (m *Main) tokenCommand() *cobra.Command {
 		Short: "Revoke a token by its ID; oracle serve refuses it within --revocation-cache (5 s)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(cmd.Context(), m.dsn(dir))
+			db, err := m.config(dir).OpenStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -323,15 +327,16 @@ func (m *Main) tokenCommand() *cobra.Command {
 // tokenStore returns the workspace's token configuration with the oracle's
 // database as its store; the caller closes the database.
 func (m *Main) tokenStore(ctx context.Context, dir string) (api.TokenConfig, *store.DB, error) {
-	settings, err := workspace{dir}.settings()
+	cfg := m.config(dir)
+	settings, err := cfg.Settings()
 	if err != nil {
 		return api.TokenConfig{}, nil, err
 	}
-	tokens, err := settings.tokens()
+	tokens, err := tokens(settings)
 	if err != nil {
 		return api.TokenConfig{}, nil, err
 	}
-	db, err := openStore(ctx, m.dsn(dir))
+	db, err := cfg.OpenStore(ctx)
 	if err != nil {
 		return api.TokenConfig{}, nil, err
 	}

@@ -37,13 +37,20 @@ func (m *Main) simulateCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			l, cons, err := m.openLedger(dir)
+			w, err := m.open(dir)
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			miner, _ := cons.Identity(consortium.MinerMSP, "miner")
-			registry, _ := cons.Identity(consortium.RegistryMSP, "registrar")
+			defer w.Close()
+			l := w.Ledger
+			miner, err := w.Identity(consortium.MinerMSP + ":miner")
+			if err != nil {
+				return err
+			}
+			registry, err := w.Registrar()
+			if err != nil {
+				return err
+			}
 			if _, err := greenmint.SubmitJSON(ctx, l, miner, greenmint.TxRegisterSite, greenmint.RegisterSiteRequest{SiteID: site, Name: "simulated site " + site, Country: "ES", GridRegion: "ES", CapacityW: 4_000_000}, nil); err != nil && greenmint.ErrorCode(err) != greenmint.ECONFLICT {
 				return err
 			}

@@ -2,7 +2,10 @@
 // conformance suite that every adapter of the greenmint.Ledger port must
 // pass: ledger/embedded in every test run, ledger/fabric
 // (TestFabricLedgerConformance) whenever FABRIC_BIN or GREENMINT_FABRIC_DIR
-// gives its tests a Fabric network, as `make test-fabric` does.
+// gives its tests a Fabric network, as `make test-fabric` does. It also
+// holds the demo consortium's identities on a ledger (Env) with virtual
+// sites and reference attestations, a bootstrapped network (Network,
+// TransferNet) and the oracle's databases (StoreDBs).
 package greenminttest
 
 import (
@@ -15,16 +18,15 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
 )
 
-// NewEnv starts a fresh ledger running the Greenmint contract with the demo
-// consortium's identities, not yet bootstrapped.
-type NewEnv func(t *testing.T) *demo.Env
+// StartEnv starts a fresh ledger running the Greenmint contract with the
+// demo consortium's identities, not yet bootstrapped.
+type StartEnv func(t *testing.T) *Env
 
 // RunLedgerConformance runs the Ledger conformance suite against the
 // adapter that newEnv starts.
-func RunLedgerConformance(t *testing.T, newEnv NewEnv) {
+func RunLedgerConformance(t *testing.T, newEnv StartEnv) {
 	ctx := context.Background()
 
 	t.Run("SubmitThenEvaluate", func(t *testing.T) {
@@ -154,7 +156,7 @@ func RunLedgerConformance(t *testing.T, newEnv NewEnv) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sa, err := e.Attest(site, greenmint.EAC, demo.Period{Start: demo.DemoWeek.Start, Hours: 24}, demo.OracleAID, demo.OracleBID)
+		sa, err := e.Attest(site, greenmint.EAC, Period{Start: DemoWeek.Start, Hours: 24}, OracleAID, OracleBID)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
@@ -15,9 +14,9 @@ import (
 // SITE0042 registered and approved with its two meters, and an empty,
 // migrated SQLite database for an oracle.
 type Network struct {
-	*demo.Env
+	*Env
 	Ledger *embedded.Ledger
-	Site   *demo.Site
+	Site   *Site
 	DB     *store.DB
 	Dir    string
 }
@@ -27,12 +26,12 @@ func NewNetwork(tb testing.TB) *Network {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
-	l, c, err := demo.CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
+	l, c, err := CreateEmbedded(filepath.Join(dir, "net"), embedded.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { l.Close() })
-	e, err := demo.NewEnv(l, c)
+	e, err := NewEnv(l, c)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
 
@@ -33,12 +32,12 @@ func NewTransferNet(tb testing.TB, clients int) *TransferNet {
 			consortium.Member{MSPID: fmt.Sprintf("Sender%03dMSP", i), User: "trader", Role: greenmint.RoleBuyer},
 			consortium.Member{MSPID: fmt.Sprintf("Receiver%03dMSP", i), User: "trader", Role: greenmint.RoleBuyer})
 	}
-	l, c, err := demo.CreateEmbeddedWith(tb.TempDir(), members, embedded.Options{})
+	l, c, err := CreateEmbeddedWith(tb.TempDir(), members, embedded.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { l.Close() })
-	e, err := demo.NewEnv(l, c)
+	e, err := NewEnv(l, c)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -49,7 +48,7 @@ func NewTransferNet(tb testing.TB, clients int) *TransferNet {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sa, err := e.Attest(site, greenmint.EAC, demo.DemoWeek, demo.OracleAID, demo.OracleBID)
+	sa, err := e.Attest(site, greenmint.EAC, DemoWeek, OracleAID, OracleBID)
 	if err != nil {
 		tb.Fatal(err)
 	}

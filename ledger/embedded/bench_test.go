@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
@@ -55,12 +54,12 @@ func BenchmarkEmbeddedTransfer(b *testing.B) {
 // median of five mints on fresh sites.
 func BenchmarkEmbeddedMint744h(b *testing.B) {
 	ctx := context.Background()
-	l, c, err := demo.CreateEmbedded(b.TempDir(), embedded.Options{})
+	l, c, err := greenminttest.CreateEmbedded(b.TempDir(), embedded.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer l.Close()
-	e, err := demo.NewEnv(l, c)
+	e, err := greenminttest.NewEnv(l, c)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -73,7 +72,7 @@ func BenchmarkEmbeddedMint744h(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sa, err := e.Attest(site, greenmint.CO2E, demo.Period{Start: time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC), Hours: 744}, demo.OracleAID, demo.OracleBID)
+		sa, err := e.Attest(site, greenmint.CO2E, greenminttest.Period{Start: time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC), Hours: 744}, greenminttest.OracleAID, greenminttest.OracleBID)
 		if err != nil {
 			b.Fatal(err)
 		}

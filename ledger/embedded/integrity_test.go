@@ -18,6 +18,7 @@ import (
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/chaincode"
 	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/embedded"
 )
 
@@ -56,16 +57,16 @@ func rewriteBlockFile(tb testing.TB, dir string, edit func(n uint64, raw string)
 func demoLedger(tb testing.TB) (string, *embedded.VerifyReport) {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "net")
-	l, c, err := demo.CreateEmbedded(dir, embedded.Options{})
+	l, c, err := greenminttest.CreateEmbedded(dir, embedded.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	env, err := demo.NewEnv(l, c)
+	env, err := greenminttest.NewEnv(l, c)
 	if err != nil {
 		l.Close()
 		tb.Fatal(err)
 	}
-	if err := demo.Run(context.Background(), env, io.Discard); err != nil {
+	if err := demo.Run(context.Background(), env.Workspace, io.Discard); err != nil {
 		l.Close()
 		tb.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestBitFlipsNeverVerifyShorter(t *testing.T) {
 		}
 	}
 	sort.Strings(files)
-	cc, err := chaincode.New(demo.ChaincodeConfig())
+	cc, err := chaincode.New(greenminttest.ChaincodeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +443,7 @@ func TestMissingTableIsAnError(t *testing.T) {
 	if _, err := embedded.Verify(context.Background(), dir); greenmint.ErrorCode(err) != greenmint.EINTERNAL {
 		t.Fatalf("verify without its tables = %v, want an internal error", err)
 	}
-	cc, err := chaincode.New(demo.ChaincodeConfig())
+	cc, err := chaincode.New(greenminttest.ChaincodeConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/ledger/fabric"
 	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
@@ -96,8 +95,8 @@ func BenchmarkFabric(b *testing.B) {
 	// transfers, all from the miner to the buyer, never touch the same key.
 	batches := make([]string, benchClients)
 	for i := range batches {
-		noon := demo.Period{Start: time.Date(2023, 5, 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, i), Hours: 1}
-		sa, err := e.Attest(site, greenmint.EAC, noon, demo.OracleAID, demo.OracleBID)
+		noon := greenminttest.Period{Start: time.Date(2023, 5, 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, i), Hours: 1}
+		sa, err := e.Attest(site, greenmint.EAC, noon, greenminttest.OracleAID, greenminttest.OracleBID)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -161,7 +160,7 @@ func BenchmarkFabric(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		sa, err := e.Attest(s, greenmint.CO2E, demo.Period{Start: time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC), Hours: 744}, demo.OracleAID, demo.OracleBID)
+		sa, err := e.Attest(s, greenmint.CO2E, greenminttest.Period{Start: time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC), Hours: 744}, greenminttest.OracleAID, greenminttest.OracleBID)
 		if err != nil {
 			b.Fatal(err)
 		}

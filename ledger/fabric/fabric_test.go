@@ -86,7 +86,7 @@ func requireFabric(tb testing.TB) {
 
 // freshEnv deploys a new chaincode name (a fresh namespace of world state,
 // served by the same chaincode) and returns the demo identities on it.
-func freshEnv(tb testing.TB) *demo.Env {
+func freshEnv(tb testing.TB) *greenminttest.Env {
 	tb.Helper()
 	requireFabric(tb)
 	ctx := context.Background()
@@ -112,7 +112,7 @@ func freshEnv(tb testing.TB) *demo.Env {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { l.Close() })
-	e, err := demo.NewEnv(l, c)
+	e, err := greenminttest.NewEnv(l, c)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func freshEnv(tb testing.TB) *demo.Env {
 
 func TestFabricLedgerConformance(t *testing.T) {
 	requireFabric(t)
-	greenminttest.RunLedgerConformance(t, func(t *testing.T) *demo.Env { return freshEnv(t) })
+	greenminttest.RunLedgerConformance(t, func(t *testing.T) *greenminttest.Env { return freshEnv(t) })
 }
 
 // TestFabricScenario runs the demo's story on Fabric, then attacks access
@@ -130,15 +130,15 @@ func TestFabricLedgerConformance(t *testing.T) {
 func TestFabricScenario(t *testing.T) {
 	e := freshEnv(t)
 	ctx := context.Background()
-	if err := demo.Run(ctx, e, io.Discard); err != nil {
+	if err := demo.Run(ctx, e.Workspace, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	site, err := e.RegisterSite(ctx, e.Miner, "SITE0100")
 	if err != nil {
 		t.Fatal(err)
 	}
-	week := demo.Period{Start: demo.DemoWeek.Start, Hours: 48}
-	sa, err := e.Attest(site, greenmint.EAC, week, demo.OracleAID, demo.OracleBID)
+	week := greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 48}
+	sa, err := e.Attest(site, greenmint.EAC, week, greenminttest.OracleAID, greenminttest.OracleBID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,8 +146,8 @@ func TestFabricScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	overlap, _ := e.Attest(site, greenmint.CO2E, demo.Period{Start: week.Start.Add(24 * 3600e9), Hours: 48}, demo.OracleAID, demo.OracleBID)
-	oneSig, _ := e.Attest(site, greenmint.EAC, demo.Period{Start: week.Start.Add((30*24 + 10) * 3600e9), Hours: 2}, demo.OracleAID)
+	overlap, _ := e.Attest(site, greenmint.CO2E, greenminttest.Period{Start: week.Start.Add(24 * 3600e9), Hours: 48}, greenminttest.OracleAID, greenminttest.OracleBID)
+	oneSig, _ := e.Attest(site, greenmint.EAC, greenminttest.Period{Start: week.Start.Add((30*24 + 10) * 3600e9), Hours: 2}, greenminttest.OracleAID)
 	tests := []struct {
 		name string
 		call func() error

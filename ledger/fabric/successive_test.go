@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 )
 
 // TestFabricSuccessiveWrites registers a site and, right after its commit,
@@ -85,7 +85,7 @@ func TestFabricSuccessiveWrites(t *testing.T) {
 // each moving one unit of its own batch from the miner to the buyer again
 // and again. stop ends them and returns how many transfers committed; a
 // failed transfer fails the test.
-func backgroundTransfers(t *testing.T, ctx context.Context, e *demo.Env, clients int) (stop func() int64) {
+func backgroundTransfers(t *testing.T, ctx context.Context, e *greenminttest.Env, clients int) (stop func() int64) {
 	t.Helper()
 	site, err := e.RegisterSite(ctx, e.Miner, "SITE0001")
 	if err != nil {
@@ -96,8 +96,8 @@ func backgroundTransfers(t *testing.T, ctx context.Context, e *demo.Env, clients
 	}
 	batches := make([]string, clients)
 	for i := range batches {
-		noon := demo.Period{Start: time.Date(2023, 5, 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, i), Hours: 1}
-		sa, err := e.Attest(site, greenmint.EAC, noon, demo.OracleAID, demo.OracleBID)
+		noon := greenminttest.Period{Start: time.Date(2023, 5, 1, 12, 0, 0, 0, time.UTC).AddDate(0, 0, i), Hours: 1}
+		sa, err := e.Attest(site, greenmint.EAC, noon, greenminttest.OracleAID, greenminttest.OracleBID)
 		if err != nil {
 			t.Fatal(err)
 		}
