@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 )
@@ -29,7 +28,7 @@ func outcomeOf(r oracle.Result) string {
 func TestCSVUnclosedQuoteRejectsOnlyItsRow(t *testing.T) {
 	ctx := context.Background()
 	n := greenminttest.NewNetwork(t)
-	readings, err := n.Site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 10})
+	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +123,7 @@ func TestParseCSVRowsAreIndependent(t *testing.T) {
 func TestIngestOrdersEachMetersReadingsBySequence(t *testing.T) {
 	ctx := context.Background()
 	n := greenminttest.NewNetwork(t)
-	readings, err := n.Site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 6})
+	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +171,7 @@ func TestIngestOverlapInsideABatch(t *testing.T) {
 		}
 		return r
 	}
-	h0 := demo.DemoWeek.Start
+	h0 := greenminttest.DemoWeek.Start
 	first := sign(1, h0, 1_000, 1_000)
 	overlap := sign(2, h0, 900, 1_900)   // a later sequence for the same hour
 	sameSeq := sign(1, h0, 1_001, 1_001) // the same sequence, other content

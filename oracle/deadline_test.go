@@ -11,7 +11,6 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/refdata"
@@ -71,8 +70,8 @@ func TestSchedulerSilentPeerDelaysNoOtherSite(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
-	for _, site := range []*demo.Site{n.Site, other} {
-		readings, err := site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 24})
+	for _, site := range []*greenminttest.Site{n.Site, other} {
+		readings, err := site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 24})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,19 +81,19 @@ func TestSchedulerSilentPeerDelaysNoOtherSite(t *testing.T) {
 	}
 	// A real peer-oracle token (the silent peer never reads it).
 	tokens := api.TokenConfig{Secret: []byte("silent-peer-secret-silent-peer-sec"), Issuer: "oracle-x", Audience: "oracle-x", Store: db}
-	token, err := tokens.Issue(ctx, api.KindPeerOracle, demo.OracleAID, time.Hour)
+	token, err := tokens.Issue(ctx, api.KindPeerOracle, greenminttest.OracleAID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
+	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
 	const cosignTimeout = 2 * time.Second
 	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: l, ID: e.OracleA,
-		OracleID: demo.OracleAID, Key: e.OracleKeys[demo.OracleAID], CosignTimeout: cosignTimeout,
+		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], CosignTimeout: cosignTimeout,
 		// The stalled site's peer is the real HTTP client; the Submitter's
 		// deadline holds it, whatever the client's own timeout.
 		Peers: []oracle.Cosigner{peerBySite{n.Site.ID: &api.HTTPCosigner{URL: silentPeer(t), Token: token.Token}, other.ID: peerB}}}
 	sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: []string{n.Site.ID, other.ID}, Instrument: greenmint.EAC,
-		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: demo.DemoWeek.Start,
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: greenminttest.DemoWeek.Start,
 		Lag: 30 * time.Minute, Concurrency: 2, SiteTimeout: time.Minute}
 
 	type report struct {
@@ -103,7 +102,7 @@ func TestSchedulerSilentPeerDelaysNoOtherSite(t *testing.T) {
 	}
 	reports := make(chan report, 2)
 	start := time.Now()
-	go sched.Run(ctx, time.Hour, func() time.Time { return demo.DemoWeek.Start.Add(24*time.Hour + 40*time.Minute) }, func(o oracle.Outcome) {
+	go sched.Run(ctx, time.Hour, func() time.Time { return greenminttest.DemoWeek.Start.Add(24*time.Hour + 40*time.Minute) }, func(o oracle.Outcome) {
 		reports <- report{o, time.Since(start)}
 	})
 	got := map[string]report{}
@@ -156,7 +155,7 @@ func (s stalledLedger) Evaluate(ctx context.Context, id *greenmint.Identity, fun
 func TestAttesterLedgerTimeout(t *testing.T) {
 	n := greenminttest.NewNetwork(t)
 	att := &oracle.Attester{Readings: n.DB, Ledger: stalledLedger{Ledger: n.Ledger, site: n.Site.ID}, ID: n.Env.OracleA, LedgerTimeout: 300 * time.Millisecond}
-	req := oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.EAC, From: demo.DemoWeek.Start, To: demo.DemoWeek.Start.Add(24 * time.Hour),
+	req := oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.EAC, From: greenminttest.DemoWeek.Start, To: greenminttest.DemoWeek.Start.Add(24 * time.Hour),
 		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}}
 	done := make(chan error, 1)
 	start := time.Now()

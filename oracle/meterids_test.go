@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/demo"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 )
@@ -53,7 +52,7 @@ func TestMeterIDsValidatedAndCachesBounded(t *testing.T) {
 	lm := &oracle.LedgerMeters{Ledger: l, ID: n.Env.OracleA, TTL: time.Hour, MaxUnknown: maxUnknown}
 	in := oracle.NewIngester(n.DB, lm, readingsNow)
 
-	readings, err := n.Site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 2})
+	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
