@@ -194,20 +194,20 @@ func TestSchedulerSubmitsAgainWhatTimedOut(t *testing.T) {
 	n := greenminttest.NewNetwork(t)
 	e, l, db := n.Env, n.Ledger, n.DB
 	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
-	readings, err := n.Site.Readings(demo.Period{Start: demo.DemoWeek.Start, Hours: 24})
+	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
 		t.Fatalf("ingest: %+v %v", s, err)
 	}
-	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: demo.OracleBID, Key: e.OracleKeys[demo.OracleBID]}
+	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
 	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: stalledSubmits{l}, ID: e.OracleA,
-		OracleID: demo.OracleAID, Key: e.OracleKeys[demo.OracleAID], Peers: []oracle.Cosigner{peerB}, LedgerTimeout: 300 * time.Millisecond}
+		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{peerB}, LedgerTimeout: 300 * time.Millisecond}
 	sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: []string{n.Site.ID}, Instrument: greenmint.EAC,
-		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: demo.DemoWeek.Start,
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: greenminttest.DemoWeek.Start,
 		Lag: 30 * time.Minute, SiteTimeout: time.Minute}
-	now := demo.DemoWeek.Start.Add(24*time.Hour + 40*time.Minute)
+	now := greenminttest.DemoWeek.Start.Add(24*time.Hour + 40*time.Minute)
 
 	first := sched.RunOnce(ctx, now)
 	if len(first) != 1 || greenmint.ErrorCode(first[0].Err) != greenmint.EUNAVAILABLE || first[0].Result != nil {
