@@ -12,7 +12,8 @@ import (
 
 // TestEveryPackageAndExportedNameIsDocumented walks the module: every
 // package has a doc comment, and every exported function, method of an
-// exported type, type and ungrouped value has a comment.
+// exported type, type, constant and variable has a doc comment, its own or
+// its group's (see undocumented).
 func TestEveryPackageAndExportedNameIsDocumented(t *testing.T) {
 	pkgDoc := map[string]bool{}
 	err := filepath.Walk(".", func(p string, info os.FileInfo, err error) error {
@@ -45,10 +46,8 @@ func TestEveryPackageAndExportedNameIsDocumented(t *testing.T) {
 				}
 				t.Errorf("%s: %s has no doc comment", fs.Position(d.Pos()), d.Name.Name)
 			case *ast.GenDecl:
-				for _, sp := range d.Specs {
-					if ts, ok := sp.(*ast.TypeSpec); ok && ts.Name.IsExported() && d.Doc == nil && ts.Doc == nil {
-						t.Errorf("%s: type %s has no doc comment", fs.Position(ts.Pos()), ts.Name.Name)
-					}
+				for _, name := range undocumented(d) {
+					t.Errorf("%s: %s %s has no doc comment (on it or on its group)", fs.Position(name.Pos()), d.Tok, name.Name)
 				}
 			}
 		}
@@ -62,6 +61,36 @@ func TestEveryPackageAndExportedNameIsDocumented(t *testing.T) {
 			t.Errorf("package in %s has no package doc comment", dir)
 		}
 	}
+}
+
+// undocumented returns the exported names a type, const or var
+// declaration leaves without a doc comment. As Go's doc conventions have
+// it, a comment on a grouped declaration documents every name in the
+// group; otherwise each spec needs its own doc comment (a trailing line
+// comment is not a doc comment).
+func undocumented(d *ast.GenDecl) []*ast.Ident {
+	if d.Doc != nil {
+		return nil
+	}
+	var out []*ast.Ident
+	for _, sp := range d.Specs {
+		switch sp := sp.(type) {
+		case *ast.TypeSpec:
+			if sp.Name.IsExported() && sp.Doc == nil {
+				out = append(out, sp.Name)
+			}
+		case *ast.ValueSpec:
+			if sp.Doc != nil {
+				continue
+			}
+			for _, n := range sp.Names {
+				if n.IsExported() {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func exportedReceiver(d *ast.FuncDecl) bool {

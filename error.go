@@ -83,13 +83,41 @@ func ErrorMessage(err error) string {
 }
 
 // ParseError turns a message produced by (*Error).Error back into an *Error,
-// as the ledgers do with chaincode responses. A message without a known code
-// prefix becomes an EINTERNAL error carrying the whole text.
+// as the ledgers do with chaincode responses: the code, the op (the part
+// after the code when it reads as one: a word or dotted words, such as
+// Mint or store.Retire) and the rest as the message, causes included, so
+// that its Error() is msg. A message without an op whose first part reads
+// as one comes back with that op; the text is the same. A message without
+// a known code prefix becomes an EINTERNAL error carrying the whole text.
 func ParseError(msg string) *Error {
 	for _, c := range codes {
 		if rest, ok := strings.CutPrefix(msg, c+": "); ok {
+			if op, m, ok := strings.Cut(rest, ": "); ok && isOp(op) {
+				return &Error{Code: c, Op: op, Message: m}
+			}
 			return &Error{Code: c, Message: rest}
 		}
 	}
 	return &Error{Code: EINTERNAL, Message: msg}
+}
+
+// isOp reports whether s reads as an operation's name: words of letters,
+// digits and underscores, each starting with a letter, joined by dots.
+func isOp(s string) bool {
+	start := true
+	for _, r := range s {
+		switch {
+		case r == '.' && !start:
+			start = true
+		case r == '_' || (r >= '0' && r <= '9'):
+			if start {
+				return false
+			}
+		case (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z'):
+			start = false
+		default:
+			return false
+		}
+	}
+	return s != "" && !start
 }

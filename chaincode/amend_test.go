@@ -386,18 +386,27 @@ func (l legacyPublisher) Invoke(stub shim.ChaincodeStubInterface) *peer.Response
 // dataset's regions with its own.
 func TestGridRegionsOfDatasetsPublishedBeforeTheIndex(t *testing.T) {
 	dir := t.TempDir()
-	l, c, err := greenminttest.CreateEmbedded(dir, embedded.Options{})
+	c, err := consortium.Create(filepath.Join(dir, "organizations"), consortium.DemoMembers)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	cc, err := chaincode.New(greenminttest.ChaincodeConfig())
+	orgs, err := c.Orgs()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l, err = embedded.Open(filepath.Join(dir, "ledger"), legacyPublisher{cc}, embedded.Options{}); err != nil {
+	cfg := embedded.ChannelConfig{ChannelID: "greenmint", Chaincode: chaincode.Name}
+	for _, o := range orgs {
+		cfg.Orgs = append(cfg.Orgs, embedded.OrgConfig{MSPID: o.MSPID, RootCertPEM: o.RootCertPEM})
+	}
+	if err := embedded.Create(filepath.Join(dir, "ledger"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := chaincode.New(chaincode.Config{RegistryMSP: consortium.RegistryMSP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := embedded.Open(filepath.Join(dir, "ledger"), legacyPublisher{cc}, embedded.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
