@@ -16,7 +16,7 @@ func FuzzContractRequests(f *testing.F) {
 	w := newWorld(f)
 	res := w.mintWeek(f, greenmint.EAC)
 	w.mustCall(f, w.Buyer, greenmint.TxOpenAccount, greenmint.OpenAccountRequest{}, nil)
-	functions := []string{greenmint.TxTransfer, greenmint.TxMint, greenmint.TxRetire, greenmint.TxListForSale, greenmint.TxRegisterSite, greenmint.TxRegisterMeter, greenmint.TxPublishDataset, greenmint.TxReserveListing, greenmint.QueryHoldingsByOwner, greenmint.QueryClaimsBySite}
+	functions := []string{greenmint.TxTransfer, greenmint.TxMint, greenmint.TxRetire, greenmint.TxListForSale, greenmint.TxRegisterSite, greenmint.TxRegisterMeter, greenmint.TxPublishDataset, greenmint.TxReserveListing, greenmint.QueryHoldingsByOwner, greenmint.QueryClaimsBySite, greenmint.TxAmendSite, greenmint.TxAmendMeter}
 	sa := w.signedWeek(f, greenmint.CO2E)
 	seeds := []struct {
 		fn  uint8
@@ -32,6 +32,8 @@ func FuzzContractRequests(f *testing.F) {
 		{7, `{"listing_id":"LST-x"}`},
 		{8, `{"owner":"MinerMSP","page_size":1000000}`},
 		{9, `{"site_id":"SITE0042","from":"2023-06-01T00:00:00Z","to":"2023-01-01T00:00:00Z"}`},
+		{10, `{"site_id":"SITE0042","name":"n","country":"ES","grid_region":"Spain","capacity_w":1}`},
+		{11, `{"meter_id":"SITE0042-PV","site_id":"SITE0042","kind":"consumption","capacity_w":1,"interval_minutes":15,"public_key":"AAAA"}`},
 		{0, `[]`}, {0, `null`}, {0, ``}, {1, `{"attestation":{"attestation":{"hours":null}}}`},
 	}
 	for _, s := range seeds {
