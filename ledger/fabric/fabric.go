@@ -228,7 +228,7 @@ func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function st
 				lagSince = time.Now()
 			}
 			if time.Since(lagSince) >= lagWait {
-				return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: the gateway's organisation endorsed, but for %s another endorsing peer still did not (behind or unavailable); nothing was submitted: %s",
+				return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: for %s the endorsing peers did not all endorse (a peer behind, restarting or unavailable); nothing was submitted: %s",
 					function, lagWait, behind)
 			}
 			if err := backoff(ctx, lagAttempt); err != nil {
@@ -300,14 +300,30 @@ func (l *Ledger) Evaluate(ctx context.Context, id *greenmint.Identity, function 
 // internal/pkg/gateway/endorse.go).
 const collectFailed = "failed to collect enough transaction endorsements"
 
+// noPeers is in the gateway's answer when no combination of the peers it
+// currently sees as alive can satisfy the endorsement policy (Fabric v2.4
+// to v3.1, internal/pkg/gateway/api.go); the gateway sent no proposal.
+const noPeers = "no combination of peers can be derived"
+
 // disagreement reports whether err is the gateway's collectFailed answer,
 // and what the other peers said. The peers then disagree: the one that
 // refused is behind (it has not committed a block the gateway's peer has)
 // or unavailable. Nothing was sent to the orderer, so a fresh proposal is
 // safe.
+//
+// It reports the same for the gateway's noPeers answer: the gateway's view
+// of the network has no live peer set that satisfies the endorsement
+// policy (a peer restarting, or not yet back in the gateway's discovery).
+// No proposal went out, so a fresh one is as safe.
 func disagreement(err error) (string, bool) {
 	st, ok := status.FromError(err)
-	if !ok || st.Code() != codes.Aborted || !strings.HasPrefix(st.Message(), collectFailed) {
+	if !ok {
+		return "", false
+	}
+	if st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), noPeers) {
+		return "no live set of peers satisfies the endorsement policy: " + st.Message(), true
+	}
+	if st.Code() != codes.Aborted || !strings.HasPrefix(st.Message(), collectFailed) {
 		return "", false
 	}
 	var who []string
@@ -348,7 +364,8 @@ func mapError(function string, err error) error {
 	all := strings.Join(msgs, " | ")
 	switch {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded || st.Code() == codes.Unavailable:
+		st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded || st.Code() == codes.Unavailable ||
+		st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), noPeers):
 		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %s", function, st.Message())
 	case st.Code() == codes.PermissionDenied || strings.Contains(all, "access denied") || strings.Contains(all, "creator org unknown") ||
 		strings.Contains(all, "creator certificate is not valid"):
