@@ -69,30 +69,47 @@ func freeSiteID(ctx context.Context, l greenmint.Ledger, reader *greenmint.Ident
 	return "", greenmint.Errorf(greenmint.ECONFLICT, "no free demo site ID")
 }
 
+// Summary is what the story left on the ledger.
+type Summary struct {
+	SiteID        string          `json:"site_id"`
+	AttestationID string          `json:"attestation_id"`
+	BatchID       string          `json:"batch_id"`
+	Quantity      int64           `json:"quantity"`
+	ListingID     string          `json:"listing_id"`
+	RetirementID  string          `json:"retirement_id"`
+	Batch         greenmint.Batch `json:"batch"`
+}
+
 // Run tells the demo's story on w, a workspace of the demo consortium,
 // printing each step to out. On a ledger bootstrapped before, it keeps what
 // is there and registers the next free site.
 func Run(ctx context.Context, w *workspace.Workspace, out io.Writer) error {
+	_, err := Tell(ctx, w, out)
+	return err
+}
+
+// Tell is Run, returning what the story left on the ledger.
+func Tell(ctx context.Context, w *workspace.Workspace, out io.Writer) (*Summary, error) {
 	say := func(format string, args ...any) { fmt.Fprintf(out, format+"\n", args...) }
 	e, err := castOf(w)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l := w.Ledger
 	p := w.File().Policy
 	say("1. Registry bootstraps the ledger: oracle threshold %d of %d, tolerance %d.%02d%%, dataset %s %s", p.Threshold, len(w.File().Oracles), p.ToleranceBP/100, p.ToleranceBP%100, refdata.DefaultDatasetID, refdata.DefaultDatasetVersion)
 	ds, err := w.Bootstrap(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	say("   %d organisations admitted to their roles (R11); dataset SHA-256 %s registered on the ledger", len(w.File().Admissions()), ds.SHA256)
 	siteID, err := freeSiteID(ctx, l, e.auditor)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	site, err := simulate.NewSite(siteID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reg := site.Registration()
 	for _, st := range []struct {
@@ -108,19 +125,23 @@ func Run(ctx context.Context, w *workspace.Workspace, out io.Writer) error {
 		{e.registry, greenmint.TxApproveMeter, greenmint.StatusRequest{ID: site.Generation}},
 	} {
 		if _, err := greenmint.SubmitJSON(ctx, l, st.id, st.fn, st.req, nil); err != nil {
-			return fmt.Errorf("demo: %s: %w", st.fn, err)
+			return nil, fmt.Errorf("demo: %s: %w", st.fn, err)
 		}
 	}
 	say("2. %s registers site %s (ES, %d W) with meters %s and %s (PV %d W); the registry approves them", e.miner.MSPID, site.ID, site.CapacityW, site.Consumption, site.Generation, site.PVCapacityW)
 	readings, err := site.Readings(Week)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sa, res, sum, err := oraclePath(ctx, w, e, site, readings, ds)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	a := sa.Attestation
+	aid, err := a.ID()
+	if err != nil {
+		return nil, err
+	}
 	say("3. The meters send %d signed hourly readings to oracle A: %d accepted, %d duplicate, %d rejected (SQLite)", len(readings), sum.Accepted, sum.Duplicate, sum.Rejected)
 	say("   Oracle A builds a %d-hour attestation from the Almería 2023 PV profile, %s to %s; oracle B rebuilds it and co-signs:", len(a.Hours), a.PeriodStart, a.PeriodEnd)
 	say("   consumption %s, renewable supply %s, matched %s", greenmint.FormatMWh(a.Totals.ConsumptionWh), greenmint.FormatMWh(a.Totals.SupplyWh), greenmint.FormatMWh(a.Totals.MatchedWh))
@@ -129,24 +150,24 @@ func Run(ctx context.Context, w *workspace.Workspace, out io.Writer) error {
 	say("   readings Merkle root %s, signed by %d oracles", a.ReadingsRoot, len(sa.Signatures))
 	say("4. The contract re-verifies and mints batch %s: %d units (gCO2e) to %s", res.BatchID, res.Quantity, e.miner.MSPID)
 	if _, err := greenmint.SubmitJSON(ctx, l, e.oracle, greenmint.TxMint, greenmint.MintRequest{Attestation: *sa}, nil); greenmint.ErrorCode(err) != greenmint.ECONFLICT {
-		return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "demo", Message: "minting the same attestation twice was not refused as a conflict", Err: err}
+		return nil, &greenmint.Error{Code: greenmint.EINTERNAL, Op: "demo", Message: "minting the same attestation twice was not refused as a conflict", Err: err}
 	}
 	if _, err := greenmint.SubmitJSON(ctx, l, e.buyer, greenmint.TxMint, greenmint.MintRequest{Attestation: *sa}, nil); greenmint.ErrorCode(err) != greenmint.EFORBIDDEN {
-		return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "demo", Message: "a buyer minting was not refused as forbidden", Err: err}
+		return nil, &greenmint.Error{Code: greenmint.EINTERNAL, Op: "demo", Message: "a buyer minting was not refused as forbidden", Err: err}
 	}
 	say("   Attacks refused: the same attestation again (conflict, R5) and a mint by a buyer (forbidden)")
 
 	sell := res.Quantity / 2
 	var lst greenmint.Listing
 	if _, err := greenmint.SubmitJSON(ctx, l, e.miner, greenmint.TxListForSale, greenmint.ListRequest{BatchID: res.BatchID, Quantity: sell, PriceMinor: 2_500_00 * (sell / 1_000_000), Currency: "EUR"}, &lst); err != nil {
-		return err
+		return nil, err
 	}
 	say("5. %s lists %s for sale as %s (escrowed), price %d.%02d %s", e.miner.MSPID, greenmint.FormatTonnes(sell), lst.ID, lst.PriceMinor/100, lst.PriceMinor%100, lst.Currency)
 	if _, err := greenmint.SubmitJSON(ctx, l, e.buyer, greenmint.TxReserveListing, greenmint.ListingRequest{ListingID: lst.ID}, nil); err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := greenmint.SubmitJSON(ctx, l, e.miner, greenmint.TxConfirmPayment, greenmint.ListingRequest{ListingID: lst.ID}, nil); err != nil {
-		return err
+		return nil, err
 	}
 	say("   %s reserves it, pays off-ledger; %s confirms payment and the escrow moves to the buyer", e.buyer.MSPID, e.miner.MSPID)
 
@@ -157,13 +178,13 @@ func Run(ctx context.Context, w *workspace.Workspace, out io.Writer) error {
 		Beneficiary: "Acme Offsets GmbH", Jurisdiction: "DE-BE", Purpose: greenmint.PurposeVoluntary, ReportingYear: 2023,
 		Reason: "2023 voluntary offset of office electricity", Idempotent: greenmint.Idempotent{IdempotencyKey: "demo-retire-" + res.BatchID},
 	}, &st); err != nil {
-		return err
+		return nil, err
 	}
 	say("6. %s retires %s for %q (%s, %s, %d): statement %s", e.buyer.MSPID, greenmint.FormatTonnes(retire), st.Beneficiary, st.Jurisdiction, st.Purpose, st.ReportingYear, st.ID)
 
 	var b greenmint.Batch
 	if err := greenmint.EvaluateJSON(ctx, l, e.auditor, greenmint.QueryGetBatch, greenmint.IDQuery{ID: res.BatchID}, &b); err != nil {
-		return err
+		return nil, err
 	}
 	say("7. Final state of batch %s (R3: issued = tradable + escrowed + retired + cancelled):", b.ID)
 	say("   issued %s = tradable %s + escrowed %s + retired %s + cancelled %s", greenmint.FormatTonnes(b.Issued), greenmint.FormatTonnes(b.Tradable), greenmint.FormatTonnes(b.Escrowed), greenmint.FormatTonnes(b.Retired), greenmint.FormatTonnes(b.Cancelled))
@@ -171,13 +192,13 @@ func Run(ctx context.Context, w *workspace.Workspace, out io.Writer) error {
 	for _, who := range []*greenmint.Identity{e.miner, e.buyer} {
 		var page greenmint.HoldingsPage
 		if err := greenmint.EvaluateJSON(ctx, l, e.auditor, greenmint.QueryHoldingsByOwner, greenmint.PageQuery{Owner: who.MSPID}, &page); err != nil {
-			return err
+			return nil, err
 		}
 		for _, h := range page.Holdings {
 			say("   %-10s %s  tradable %s  escrowed %s", h.Owner, h.BatchID, greenmint.FormatTonnes(h.Tradable), greenmint.FormatTonnes(h.Escrowed))
 		}
 	}
-	return nil
+	return &Summary{SiteID: site.ID, AttestationID: aid, BatchID: res.BatchID, Quantity: res.Quantity, ListingID: lst.ID, RetirementID: st.ID, Batch: b}, nil
 }
 
 // oraclePath sends readings through oracle A's ingestion into a temporary

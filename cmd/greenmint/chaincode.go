@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -53,7 +54,14 @@ func (m *Main) chaincodeCommand() *cobra.Command {
 			if registry == "" {
 				registry = "none configured: Bootstrap is refused"
 			}
-			fmt.Fprintf(m.Out, "greenmint chaincode %s listening on %s (TLS %v, registry %s)\n", c.ID, c.Address, !srv.TLSProps.Disabled, registry)
+			if m.asJSON {
+				err = json.NewEncoder(m.Out).Encode(map[string]any{"package_id": c.ID, "address": c.Address, "tls": !srv.TLSProps.Disabled, "registry_msp": c.RegistryMSP})
+			} else {
+				_, err = fmt.Fprintf(m.Out, "greenmint chaincode %s listening on %s (TLS %v, registry %s)\n", c.ID, c.Address, !srv.TLSProps.Disabled, registry)
+			}
+			if err != nil {
+				return err
+			}
 			done := make(chan error, 1)
 			go func() { done <- srv.Start() }()
 			select {
@@ -80,7 +88,7 @@ func (c *chaincodeConfig) server() (*shim.ChaincodeServer, error) {
 	if c.ID == "" && c.IDFile != "" {
 		b, err := os.ReadFile(c.IDFile)
 		if err != nil {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "cannot read the package ID: %v", err)
+			return nil, &greenmint.Error{Code: greenmint.EINVALID, Message: "cannot read the package ID", Err: err}
 		}
 		c.ID = strings.TrimSpace(string(b))
 	}
@@ -106,7 +114,7 @@ func (c *chaincodeConfig) server() (*shim.ChaincodeServer, error) {
 			}
 			b, err := os.ReadFile(f.path)
 			if err != nil {
-				return nil, greenmint.Errorf(greenmint.EINVALID, "cannot read %s: %v", f.path, err)
+				return nil, &greenmint.Error{Code: greenmint.EINVALID, Message: "cannot read " + f.path, Err: err}
 			}
 			*f.dst = b
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -26,12 +27,11 @@ func (m *Main) fabricCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n, err := fabricnet.Up(cmd.Context(), fabricnet.Options{FabricBin: bin, FabricCfg: cfg, Dir: abs, Greenmint: self, BasePort: port, Log: m.Out})
+			n, err := fabricnet.Up(cmd.Context(), fabricnet.Options{FabricBin: bin, FabricCfg: cfg, Dir: abs, Greenmint: self, BasePort: port, Log: m.progress()})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Out, "connection file: %s\n", n.ConnectionFile())
-			return nil
+			return m.emit(map[string]string{"dir": abs, "connection_file": n.ConnectionFile()}, "connection file: "+n.ConnectionFile())
 		},
 	}
 	up.Flags().StringVar(&bin, "fabric-bin", os.Getenv("FABRIC_BIN"), "directory of the Fabric binaries [FABRIC_BIN]")
@@ -45,8 +45,7 @@ func (m *Main) fabricCommand() *cobra.Command {
 			if err := fabricnet.Down(dir); err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Out, "network in %s stopped and removed\n", dir)
-			return nil
+			return m.emit(map[string]any{"dir": dir, "removed": true}, fmt.Sprintf("network in %s stopped and removed", dir))
 		},
 	}
 	initCmd := &cobra.Command{
@@ -54,12 +53,12 @@ func (m *Main) fabricCommand() *cobra.Command {
 		Short: "Prepare the crypto material, genesis block and chaincode package for docker-compose.yml's containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			n, err := fabricnet.InitCompose(fabricnet.Options{FabricBin: bin, FabricCfg: cfg, Dir: dir, Log: m.Out})
+			n, err := fabricnet.InitCompose(fabricnet.Options{FabricBin: bin, FabricCfg: cfg, Dir: dir, Log: m.progress()})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Out, "package ID %s written to %s\n", n.PackageID, filepath.Join(dir, "package_id"))
-			return nil
+			file := filepath.Join(dir, "package_id")
+			return m.emit(map[string]string{"package_id": n.PackageID, "package_id_file": file}, fmt.Sprintf("package ID %s written to %s", n.PackageID, file))
 		},
 	}
 	join := &cobra.Command{
@@ -71,12 +70,11 @@ func (m *Main) fabricCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			n.SetLog(m.Out)
+			n.SetLog(m.progress())
 			if err := n.Join(cmd.Context()); err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Out, "connection file: %s\n", n.ConnectionFile())
-			return nil
+			return m.emit(map[string]string{"dir": dir, "connection_file": n.ConnectionFile()}, "connection file: "+n.ConnectionFile())
 		},
 	}
 	for _, c := range []*cobra.Command{initCmd, join} {
@@ -88,4 +86,13 @@ func (m *Main) fabricCommand() *cobra.Command {
 		cmd.AddCommand(c)
 	}
 	return cmd
+}
+
+// progress is where long commands report their steps: standard output, or
+// with --json standard error, which leaves standard output to the result.
+func (m *Main) progress() io.Writer {
+	if m.asJSON {
+		return m.Err
+	}
+	return m.Out
 }

@@ -12,9 +12,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
+func (m *Main) datasetCommand() *cobra.Command { return m.gridDataCommands()[0] }
+
+func (m *Main) gridCommand() *cobra.Command { return m.gridDataCommands()[1] }
+
 func (m *Main) gridDataCommands() []*cobra.Command {
-	var dir, as, id, version, source, license, gridFile, lifeFile, hourlyFile, statesFile string
-	var asJSON bool
+	var ws wsFlags
+	var as, id, version, source, license, gridFile, lifeFile, hourlyFile, statesFile string
 	dataset := &cobra.Command{Use: "dataset", Short: "Emission-factor datasets (R9)"}
 	publish := &cobra.Command{
 		Use:   "publish",
@@ -39,7 +43,7 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 				}
 				r, err := os.Open(f.path)
 				if err != nil {
-					return greenmint.Errorf(greenmint.EINVALID, "%v", err)
+					return &greenmint.Error{Code: greenmint.EINVALID, Err: err}
 				}
 				err = f.parse(r)
 				r.Close()
@@ -51,7 +55,7 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := m.open(dir)
+			w, err := ws.open()
 			if err != nil {
 				return err
 			}
@@ -65,7 +69,7 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 			if _, err := greenmint.SubmitJSON(cmd.Context(), l, reg, greenmint.TxPublishDataset, greenmint.PublishDatasetRequest{Dataset: ds, SHA256: sum}, &pin); err != nil {
 				return err
 			}
-			return m.emit(asJSON, pin, fmt.Sprintf("dataset %s %s published: %d grid factors, %d lifecycle factors, %d hourly factors; SHA-256 %s",
+			return m.emit(pin, fmt.Sprintf("dataset %s %s published: %d grid factors, %d lifecycle factors, %d hourly factors; SHA-256 %s",
 				pin.ID, pin.Version, len(ds.GridFactors), len(ds.LifecycleFactors), len(ds.HourlyFactors), pin.SHA256))
 		},
 	}
@@ -87,14 +91,14 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := os.Open(statesFile)
 			if err != nil {
-				return greenmint.Errorf(greenmint.EINVALID, "%v", err)
+				return &greenmint.Error{Code: greenmint.EINVALID, Err: err}
 			}
 			defer r.Close()
 			states, err := oracle.ParseGridStates(r)
 			if err != nil {
 				return err
 			}
-			db, err := m.config(dir).OpenStore(cmd.Context())
+			db, err := ws.config().OpenStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -112,14 +116,14 @@ func (m *Main) gridDataCommands() []*cobra.Command {
 					return err
 				}
 			}
-			return m.emit(asJSON, map[string]any{"hours": len(states), "regions": len(byRegion)}, fmt.Sprintf("%d hours of %d regions imported", len(states), len(byRegion)))
+			return m.emit(map[string]any{"hours": len(states), "regions": len(byRegion)}, fmt.Sprintf("%d hours of %d regions imported", len(states), len(byRegion)))
 		},
 	}
 	importStates.Flags().StringVar(&statesFile, "file", "", "the CSV file")
-	for _, c := range []*cobra.Command{publish, importStates} {
-		c.Flags().StringVar(&dir, "dir", ".data", "the workspace")
-		c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	}
+	ws.bind(publish, true, false)
+	ws.bind(importStates, false, true)
+	_ = publish.MarkFlagRequired("version")
+	_ = importStates.MarkFlagRequired("file")
 	grid.AddCommand(importStates)
 	return []*cobra.Command{dataset, grid}
 }

@@ -35,10 +35,10 @@ func TestInitWithConsortiumFile(t *testing.T) {
 	if err := os.WriteFile(reg, []byte(`{"sites":[{"site_id":"SITE0007","name":"Tabernas","country":"ES","grid_region":"ES","capacity_w":4000000}],"meters":[]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := run(t, "register", "--dir", dir, "--file", reg, "--as", "SolHashMSP:operations", "--approve-as", "IberRegistryMSP:registrar"); err != nil {
+	if out, err := run(t, "registration", "apply", "--dir", dir, "--file", reg, "--as", "SolHashMSP:operations", "--approve-as", "IberRegistryMSP:registrar"); err != nil {
 		t.Fatalf("register as the file's miner, approved by its registry: %v\n%s", err, out)
 	}
-	if out, err := run(t, "register", "--dir", dir, "--file", reg, "--as", "MinerMSP:miner"); err == nil || !strings.Contains(err.Error(), "MinerMSP") {
+	if out, err := run(t, "registration", "apply", "--dir", dir, "--file", reg, "--as", "MinerMSP:miner"); err == nil || !strings.Contains(err.Error(), "MinerMSP") {
 		t.Fatalf("register as the demo's miner in another consortium = %v\n%s", err, out)
 	}
 

@@ -1,33 +1,28 @@
-// Command greenmint is Greenmint's one binary: the demo, the ledger tools
-// and, as they arrive, the services, each a subcommand.
+// Command greenmint is Greenmint's one binary: the demo, the operator's
+// commands (noun, then verb: `greenmint readings import`), the oracle's
+// service, the chaincode server and the Fabric tools. docs/cli.md lists the
+// commands, their flags and the exit codes.
 package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
-	"time"
 
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/consortium"
-	"github.com/greenmint/greenmint/demo"
-	"github.com/greenmint/greenmint/ledger/embedded"
-	"github.com/greenmint/greenmint/workspace"
 	"github.com/spf13/cobra"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	m := NewMain(os.Stdout, os.Stderr)
-	if err := m.Run(ctx, os.Args[1:]); err != nil {
-		fmt.Fprintf(os.Stderr, "greenmint: %v\n", err)
-		os.Exit(1)
-	}
+	code := NewMain(os.Stdout, os.Stderr).Exec(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
 // Main is the program: its output streams and its commands, so that tests
@@ -35,163 +30,92 @@ func main() {
 type Main struct {
 	Out, Err io.Writer
 
-	ledgerKind string // --ledger: embedded (the workspace's) or fabric
-	connection string // --connection: the Fabric connection file
-	db         string // --db: the oracle's database (default the workspace's SQLite file)
+	asJSON  bool // --json: results, and errors, as JSON
+	running bool // a command's RunE started: its arguments and flags were valid
 }
 
 // NewMain returns the program writing to out and errOut.
 func NewMain(out, errOut io.Writer) *Main { return &Main{Out: out, Err: errOut} }
 
-// Run parses args and runs the chosen command.
-func (m *Main) Run(ctx context.Context, args []string) error {
-	root := &cobra.Command{
-		Use:           "greenmint",
-		Short:         "Greenmint: CO2 certificates for renewable energy consumed by mining sites",
-		SilenceUsage:  true,
-		SilenceErrors: true,
+// Exec runs args as Run does, writes the error if there is one (as JSON
+// with --json) on the error stream and returns the process's exit code
+// (ExitCode).
+func (m *Main) Exec(ctx context.Context, args []string) int {
+	err := m.Run(ctx, args)
+	if err == nil {
+		return 0
 	}
+	m.writeError(err, args)
+	return ExitCode(err)
+}
+
+// Run parses args and runs the chosen command. An error in the command
+// line itself (an unknown command or flag, a missing required flag, extra
+// arguments) is EINVALID.
+func (m *Main) Run(ctx context.Context, args []string) error {
+	m.running = false
+	root := m.rootCommand()
 	root.SetOut(m.Out)
 	root.SetErr(m.Err)
 	root.SetArgs(args)
-	root.PersistentFlags().StringVar(&m.ledgerKind, "ledger", "embedded", "the ledger: embedded (the workspace's) or fabric")
-	root.PersistentFlags().StringVar(&m.connection, "connection", ".fabric/connection.json", "with --ledger fabric: the connection file")
-	root.PersistentFlags().StringVar(&m.db, "db", "", "the oracle's database: a postgres:// DSN, or a SQLite file (default: $GREENMINT_DB, else oracle.db in the workspace)")
-	root.AddCommand(m.demoCommand(), m.ledgerCommand(), m.chaincodeCommand(), m.fabricCommand())
-	root.AddCommand(m.opsCommands()...)
-	root.AddCommand(m.simulateCommand())
-	root.AddCommand(m.gridDataCommands()...)
-	return root.ExecuteContext(ctx)
-}
-
-func (m *Main) demoCommand() *cobra.Command {
-	var dir string
-	var keep bool
-	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Run the whole certificate story on a fresh embedded ledger (or a Fabric network)",
-		Long: "Creates the demo organisations and a fresh embedded ledger in --dir (a new temporary\n" +
-			"directory by default), then registers a site in Spain, attests a week of hourly matching\n" +
-			"from the measured Almería PV profile, mints, sells, retires, verifies the chain and prints\n" +
-			"every step. With --ledger fabric --connection FILE it runs against a running Fabric network\n" +
-			"(see greenmint fabric up), as the identities the connection file points at.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch m.ledgerKind {
-			case "embedded":
-				return m.demoEmbedded(cmd.Context(), dir, keep)
-			case "fabric":
-				return m.demoFabric(cmd.Context(), m.connection)
-			}
-			return greenmint.Errorf(greenmint.EINVALID, "--ledger must be embedded or fabric, not %q", m.ledgerKind)
-		},
+	err := root.ExecuteContext(ctx)
+	var ge *greenmint.Error
+	if err != nil && !m.running && !errors.As(err, &ge) {
+		// cobra's own errors, before the command ran: the command line is wrong.
+		return &greenmint.Error{Code: greenmint.EINVALID, Message: "greenmint", Err: err}
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory for the network (must be empty or new); default a temporary one, removed afterwards")
-	cmd.Flags().BoolVar(&keep, "keep", false, "keep the temporary directory")
-	return cmd
+	return err
 }
 
-func (m *Main) demoEmbedded(ctx context.Context, dir string, keep bool) error {
-	if dir == "" {
-		d, err := os.MkdirTemp("", "greenmint-demo-")
-		if err != nil {
-			return err
-		}
-		dir = d
-		if !keep {
-			defer os.RemoveAll(d)
+func (m *Main) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "greenmint",
+		Short: "Greenmint: certificates for renewable energy consumed by mining sites",
+		Long: "Greenmint: certificates for renewable energy consumed by mining sites.\n\n" +
+			"Commands are a noun, then a verb (greenmint readings import). Every command takes --json (results,\n" +
+			"and errors, as JSON); commands that act on a workspace take --dir, and those that reach the ledger\n" +
+			"or the oracle's database --ledger/--connection or --db. Exit codes: 0 ok, 1 internal, 2 invalid,\n" +
+			"3 not found, 4 conflict, 5 unauthenticated or forbidden, 6 unavailable (docs/cli.md).",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().BoolVar(&m.asJSON, "json", false, "print results, and errors, as JSON (for scripts)")
+	root.AddCommand(
+		m.initCommand(), m.migrateCommand(), m.demoCommand(),
+		m.registrationCommand(), m.meterCommand(), m.readingsCommand(), m.attestationCommand(), m.batchCommand(),
+		m.datasetCommand(), m.gridCommand(), m.oracleCommand(), m.simulateCommand(),
+		m.ledgerCommand(), m.fabricCommand(), m.chaincodeCommand(),
+	)
+	root.AddCommand(m.deprecatedCommands()...)
+	markRunning(root, &m.running)
+	return root
+}
+
+// markRunning wraps every command's RunE to record that it started: an
+// error before that is the command line's.
+func markRunning(c *cobra.Command, running *bool) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			*running = true
+			return run(cmd, args)
 		}
 	}
-	fmt.Fprintf(m.Out, "Greenmint demo on an embedded ledger in %s\n\n", dir)
-	w, err := workspace.Create(workspace.Config{Dir: dir}, consortium.Demo())
-	if err != nil {
-		return err
+	for _, sub := range c.Commands() {
+		markRunning(sub, running)
 	}
-	defer w.Close()
-	start := time.Now()
-	if err := demo.Run(ctx, w, m.Out); err != nil {
-		return err
-	}
-	rep, err := w.Ledger.(*embedded.Ledger).Verify(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(m.Out, "8. Ledger verified: %d blocks, %d transactions (%d valid), %d state keys rebuilt; head %s\n",
-		rep.Blocks, rep.Transactions, rep.Valid, rep.StateKeys, rep.LastHash)
-	fmt.Fprintf(m.Out, "\nDone in %s. Organisations and identities: %s\n",
-		time.Since(start).Round(time.Millisecond), filepath.Join(dir, "organizations"))
-	return nil
 }
 
-func (m *Main) demoFabric(ctx context.Context, path string) error {
-	w, err := workspace.Open(workspace.Config{Ledger: workspace.Fabric, Connection: path})
-	if err != nil {
-		return err
+// emit prints v as indented JSON with --json, else the human text.
+func (m *Main) emit(v any, human string) error {
+	if m.asJSON {
+		return m.emitJSON(v)
 	}
-	defer w.Close()
-	fmt.Fprintf(m.Out, "Greenmint demo on Fabric (connection %s)\n\n", path)
-	start := time.Now()
-	if err := demo.Run(ctx, w, m.Out); err != nil {
-		return err
-	}
-	fmt.Fprintf(m.Out, "\nDone in %s; every write was endorsed by both organisations' peers and committed by the orderer.\n", time.Since(start).Round(time.Millisecond))
-	return nil
+	_, err := fmt.Fprintln(m.Out, human)
+	return err
 }
 
-func (m *Main) ledgerCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "ledger", Short: "Embedded ledger tools"}
-	var dir string
-	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Check the whole chain and name the first bad block",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ledgerDir := dir
-			if _, err := os.Stat(filepath.Join(dir, "ledger", embedded.FileName)); err == nil {
-				ledgerDir = filepath.Join(dir, "ledger")
-			}
-			rep, err := embedded.Verify(cmd.Context(), ledgerDir)
-			if err != nil {
-				return fmt.Errorf("ledger verify: %s", greenmint.ErrorMessage(err))
-			}
-			fmt.Fprintf(m.Out, "ok: %d blocks, %d transactions (%d valid), %d state keys; head %s\n", rep.Blocks, rep.Transactions, rep.Valid, rep.StateKeys, rep.LastHash)
-			if rep.Pending > 0 {
-				fmt.Fprintf(m.Out, "note: the last %d block(s) are durable in the block file but not yet in the state store (the process stopped in between); the next open applies them\n", rep.Pending)
-			}
-			return nil
-		},
-	}
-	verify.Flags().StringVar(&dir, "dir", ".data", "the network directory (or the ledger directory itself)")
-	cmd.AddCommand(verify)
-
-	var mspID, user string
-	revoke := &cobra.Command{
-		Use:   "revoke",
-		Short: "Revoke a user's certificate: its organisation's CA signs a revocation list into the organisation's MSP folder",
-		Long: "Adds the user's certificate to the X.509 revocation list of its organisation (DIR/organizations/MSP/msp/crls/crl.pem),\n" +
-			"signed by the organisation's CA. The embedded ledger refuses the certificate's proposals from then on: a\n" +
-			"running one picks the list up within a second, the next opened one at open. On Fabric the same list reaches\n" +
-			"the channel through a channel configuration update (docs/deployment.md).",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if mspID == "" || user == "" {
-				return greenmint.Errorf(greenmint.EINVALID, "--msp and --user are required")
-			}
-			c, err := consortium.Load(filepath.Join(dir, "organizations"))
-			if err != nil {
-				return err
-			}
-			path, err := c.Store.Revoke(mspID, user)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(m.Out, "revoked %s@%s: %s\n", user, mspID, path)
-			return nil
-		},
-	}
-	revoke.Flags().StringVar(&dir, "dir", ".data", "the network directory (greenmint init or demo --keep)")
-	revoke.Flags().StringVar(&mspID, "msp", "", "the user's organisation (MSP ID)")
-	revoke.Flags().StringVar(&user, "user", "", "the user to revoke")
-	cmd.AddCommand(revoke)
-	return cmd
+func (m *Main) emitJSON(v any) error {
+	enc := json.NewEncoder(m.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -74,12 +74,13 @@ func TestBadInvocations(t *testing.T) {
 	}{
 		{[]string{"ledger", "verify", "--dir", filepath.Join(t.TempDir(), "none")}, "no ledger"},
 		{[]string{"frobnicate"}, "unknown command"},
-		{[]string{"register", "--dir", filepath.Join(t.TempDir(), "none"), "--file", filepath.Join(t.TempDir(), "none.json")}, "registration file"},
-		{[]string{"import", "--dir", filepath.Join(t.TempDir(), "none"), "--file", "x.csv"}, "no consortium"},
-		{[]string{"attest", "--dir", filepath.Join(t.TempDir(), "none")}, "no consortium"},
+		{[]string{"registration", "apply", "--dir", filepath.Join(t.TempDir(), "none"), "--file", filepath.Join(t.TempDir(), "none.json")}, "registration file"},
+		{[]string{"readings", "import", "--dir", filepath.Join(t.TempDir(), "none"), "--file", "x.csv"}, "no such file"},
+		{[]string{"attestation", "create", "--dir", filepath.Join(t.TempDir(), "none"), "--site", "S", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-01T01:00:00Z"}, "greenmint init"},
 		{[]string{"demo", "--ledger", "quantum"}, "embedded or fabric"},
 		{[]string{"chaincode"}, "package ID is required"},
-		{[]string{"meter", "sign", "--key", filepath.Join(t.TempDir(), "none.key")}, "no such file"},
+		{[]string{"meter", "sign", "--key", filepath.Join(t.TempDir(), "none.key"), "--in", "x.csv"}, "no such file"},
+		{[]string{"meter", "sign", "--key", filepath.Join(t.TempDir(), "none.key")}, `required flag(s) "in" not set`},
 		{[]string{"demo", "extra"}, "unknown command"},
 	}
 	for _, tc := range tests {

@@ -68,7 +68,7 @@ func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...
 	if err := os.WriteFile(regFile, []byte(reg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun("register", "--dir", dir, "--file", regFile, "--approve-as", "RegistryMSP:registrar")
+	mustRun("registration", "apply", "--dir", dir, "--file", regFile, "--approve-as", "RegistryMSP:registrar")
 
 	pv, err := refdata.AlmeriaPV()
 	if err != nil {
@@ -110,17 +110,17 @@ func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...
 	if err := os.WriteFile(filepath.Join(dir, "cons.signed.csv"), []byte(forged), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := mustRun("import", "--dir", dir, "--file", filepath.Join(dir, "cons.signed.csv"))
+	out := mustRun("readings", "import", "--dir", dir, "--file", filepath.Join(dir, "cons.signed.csv"))
 	if !strings.Contains(out, "23 accepted, 0 duplicate, 1 rejected") || !strings.Contains(out, "bad_signature") {
 		t.Fatalf("import output:\n%s", out)
 	}
-	mustRun("import", "--dir", dir, "--file", filepath.Join(dir, "pv.signed.csv"))
+	mustRun("readings", "import", "--dir", dir, "--file", filepath.Join(dir, "pv.signed.csv"))
 
 	var res struct {
 		BatchID  string `json:"batch_id"`
 		Quantity int64  `json:"quantity"`
 	}
-	out = mustRun("attest", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z", "--instrument", "EAC", "--json")
+	out = mustRun("attestation", "create", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z", "--instrument", "EAC", "--json")
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("attest output %q: %v", out, err)
 	}
@@ -131,10 +131,10 @@ func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...
 	if out := mustRun("batch", "show", "--dir", dir, "--id", res.BatchID); !strings.Contains(out, fmt.Sprintf("issued %d", matched)) {
 		t.Fatalf("batch-show: %s", out)
 	}
-	if out := mustRun("proof", "--dir", dir, "--batch", res.BatchID, "--meter", "S7-PV", "--seq", "13"); !strings.Contains(out, "(verified)") {
+	if out := mustRun("batch", "proof", "--dir", dir, "--batch", res.BatchID, "--meter", "S7-PV", "--seq", "13"); !strings.Contains(out, "(verified)") {
 		t.Fatalf("proof: %s", out)
 	}
-	if _, err := run(t, append([]string{"attest", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z"}, ledger...)...); err == nil {
+	if _, err := run(t, append([]string{"attestation", "create", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z"}, ledger...)...); err == nil {
 		t.Fatal("attesting the same hours again minted")
 	}
 }

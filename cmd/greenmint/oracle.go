@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -50,18 +51,20 @@ func (m *Main) oracleCommand() *cobra.Command {
 }
 
 func (m *Main) serveCommand() *cobra.Command {
-	var dir string
+	var ws wsFlags
 	var sc serveConfig
 	serve := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve readings ingestion, co-signing, health and metrics over HTTP (HTTPS with --tls-cert and --tls-key)",
 		Long: "Serves POST /v1/readings (collector tokens), POST /v1/cosign (peer-oracle tokens), GET /healthz and\n" +
-			"GET /metrics. It prints no token: issue them with `greenmint oracle token issue`.",
+			"GET /metrics. It prints no token: issue them with `greenmint oracle token issue`. It prints one line\n" +
+			"when it listens (with --json a JSON object: oracle_id, url) and logs to standard error (with --json\n" +
+			"as JSON lines).",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return m.serve(cmd.Context(), dir, sc) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return m.serve(cmd.Context(), ws.config(), sc) },
 	}
+	ws.bind(serve, true, true)
 	f := serve.Flags()
-	f.StringVar(&dir, "dir", ".data", "the workspace (greenmint init)")
 	f.StringVar(&sc.listen, "listen", "127.0.0.1:8081", "listen address")
 	f.StringVar(&sc.server.TLSCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key")
 	f.StringVar(&sc.server.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
@@ -89,8 +92,11 @@ func (m *Main) serveCommand() *cobra.Command {
 	return serve
 }
 
-func (m *Main) serve(ctx context.Context, dir string, sc serveConfig) error {
+func (m *Main) serve(ctx context.Context, cfg workspace.Config, sc serveConfig) error {
 	log := slog.New(slog.NewTextHandler(m.Err, nil))
+	if m.asJSON {
+		log = slog.New(slog.NewJSONHandler(m.Err, nil))
+	}
 	var peer *api.HTTPCosigner
 	if sc.peerURL != "" {
 		p, err := peerCosigner(sc.peerURL, sc.peerToken, sc.peerCA)
@@ -104,7 +110,6 @@ func (m *Main) serve(ctx context.Context, dir string, sc serveConfig) error {
 		}
 		peer = p
 	}
-	cfg := m.config(dir)
 	settings, err := cfg.Settings()
 	if err != nil {
 		return err
@@ -147,13 +152,21 @@ func (m *Main) serve(ctx context.Context, dir string, sc serveConfig) error {
 	}
 	ln, err := net.Listen("tcp", sc.listen)
 	if err != nil {
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot listen on %s: %v", sc.listen, err)
+		return &greenmint.Error{Code: greenmint.EUNAVAILABLE, Message: "cannot listen on " + sc.listen, Err: err}
 	}
 	scheme := "http"
 	if srv.TLS() {
 		scheme = "https"
 	}
-	fmt.Fprintf(m.Out, "oracle %s serving on %s://%s (tokens: greenmint oracle token issue --dir %s)\n", self.OracleID, scheme, ln.Addr(), dir)
+	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	if m.asJSON {
+		err = json.NewEncoder(m.Out).Encode(map[string]string{"oracle_id": self.OracleID, "url": url})
+	} else {
+		_, err = fmt.Fprintf(m.Out, "oracle %s serving on %s (tokens: greenmint oracle token issue --dir %s)\n", self.OracleID, url, cfg.Dir)
+	}
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	if len(sc.attestSites) > 0 {
@@ -203,7 +216,7 @@ func peerCosigner(url, token, caFile string) (*api.HTTPCosigner, error) {
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "--peer-ca: %v", err)
+			return nil, &greenmint.Error{Code: greenmint.EINVALID, Message: "--peer-ca", Err: err}
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -215,8 +228,7 @@ func peerCosigner(url, token, caFile string) (*api.HTTPCosigner, error) {
 }
 
 func (m *Main) tokenCommand() *cobra.Command {
-	var dir string
-	var asJSON bool
+	var ws wsFlags
 	cmd := &cobra.Command{
 		Use:   "token",
 		Short: "Issue, list and revoke the bearer tokens this oracle accepts",
@@ -224,8 +236,8 @@ func (m *Main) tokenCommand() *cobra.Command {
 			"oracle's database; oracle serve accepts a token only while its record exists and is not revoked.\n" +
 			"Kinds: collector (POST /v1/readings) and peer-oracle (POST /v1/cosign, for another oracle).",
 	}
-	cmd.PersistentFlags().StringVar(&dir, "dir", ".data", "the workspace (greenmint init)")
-	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON for scripts")
+	cmd.PersistentFlags().StringVar(&ws.dir, "dir", ".data", "the workspace directory (greenmint init)")
+	cmd.PersistentFlags().StringVar(&ws.db, "db", "", "the oracle's database: a postgres:// DSN, or a SQLite file (default: $GREENMINT_DB, else oracle.db in the workspace)")
 
 	var kind, subject string
 	var lifetime time.Duration
@@ -235,7 +247,7 @@ func (m *Main) tokenCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			tokens, db, err := m.tokenStore(ctx, dir)
+			tokens, db, err := tokenStore(ctx, ws.config())
 			if err != nil {
 				return err
 			}
@@ -244,8 +256,8 @@ func (m *Main) tokenCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return m.emit(true, is, "")
+			if m.asJSON {
+				return m.emitJSON(is)
 			}
 			fmt.Fprintf(m.Err, "issued %s token %s for %s, valid until %s; it is shown once:\n", is.Kind, is.ID, is.Subject, greenmint.FormatTime(is.ExpiresAt))
 			_, err = fmt.Fprintln(m.Out, is.Token)
@@ -262,7 +274,7 @@ func (m *Main) tokenCommand() *cobra.Command {
 		Short: "List issued tokens (IDs, kinds, subjects, lifetimes, revocations; never the tokens)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := m.config(dir).OpenStore(cmd.Context())
+			db, err := ws.config().OpenStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -292,8 +304,8 @@ func (m *Main) tokenCommand() *cobra.Command {
 				}
 				rows = append(rows, r)
 			}
-			if asJSON {
-				return m.emit(true, rows, "")
+			if m.asJSON {
+				return m.emitJSON(rows)
 			}
 			tw := tabwriter.NewWriter(m.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tKIND\tSUBJECT\tISSUED\tEXPIRES\tSTATUS")
@@ -309,7 +321,7 @@ func (m *Main) tokenCommand() *cobra.Command {
 		Short: "Revoke a token by its ID; oracle serve refuses it within --revocation-cache (5 s)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := m.config(dir).OpenStore(cmd.Context())
+			db, err := ws.config().OpenStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -317,7 +329,7 @@ func (m *Main) tokenCommand() *cobra.Command {
 			if err := db.RevokeToken(cmd.Context(), args[0], time.Now()); err != nil {
 				return err
 			}
-			return m.emit(asJSON, map[string]string{"revoked": args[0]}, "revoked token "+args[0])
+			return m.emit(map[string]string{"revoked": args[0]}, "revoked token "+args[0])
 		},
 	}
 	cmd.AddCommand(issue, list, revoke)
@@ -326,8 +338,7 @@ func (m *Main) tokenCommand() *cobra.Command {
 
 // tokenStore returns the workspace's token configuration with the oracle's
 // database as its store; the caller closes the database.
-func (m *Main) tokenStore(ctx context.Context, dir string) (api.TokenConfig, *store.DB, error) {
-	cfg := m.config(dir)
+func tokenStore(ctx context.Context, cfg workspace.Config) (api.TokenConfig, *store.DB, error) {
 	settings, err := cfg.Settings()
 	if err != nil {
 		return api.TokenConfig{}, nil, err

@@ -43,8 +43,8 @@ func TestHelpShowsNoSecrets(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	for _, args := range [][]string{
-		{"--help"}, {"oracle", "serve", "--help"}, {"oracle", "token", "issue", "--help"}, {"attest", "--help"},
-		{"simulate", "run", "--help"}, {"migrate", "--help"}, {"import", "--help"},
+		{"--help"}, {"oracle", "serve", "--help"}, {"oracle", "token", "issue", "--help"}, {"attestation", "create", "--help"},
+		{"simulate", "run", "--help"}, {"migrate", "--help"}, {"readings", "import", "--help"},
 	} {
 		out, err := run(t, args...)
 		if err != nil {
@@ -138,18 +138,30 @@ func TestOracleServeAndTokens(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- NewMain(&out, &errOut).Run(ctx, []string{"oracle", "serve", "--dir", dir, "--listen", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
-			"--read-header-timeout", "300ms", "--read-timeout", "500ms", "--idle-timeout", "300ms", "--revocation-cache", "0"})
+			"--read-header-timeout", "300ms", "--read-timeout", "500ms", "--idle-timeout", "300ms", "--revocation-cache", "0", "--json"})
 	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("oracle serve: %v\n%s", err, errOut.String())
 		}
+		for _, line := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
+			if line != "" && !json.Valid([]byte(line)) {
+				t.Errorf("oracle serve --json logged a line that is not JSON: %q", line)
+			}
+		}
 	})
 	addr := ""
 	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`serving on https://(\S+)`).FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
+		var start struct {
+			OracleID string `json:"oracle_id"`
+			URL      string `json:"url"`
+		}
+		if line, _, ok := strings.Cut(out.String(), "\n"); ok {
+			if err := json.Unmarshal([]byte(line), &start); err != nil || start.OracleID != "oracle-a" || !strings.HasPrefix(start.URL, "https://") {
+				t.Fatalf("oracle serve --json start line %q: %v", line, err)
+			}
+			addr = strings.TrimPrefix(start.URL, "https://")
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("oracle serve did not start:\n%s\n%s", out.String(), errOut.String())

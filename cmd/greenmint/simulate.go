@@ -27,7 +27,8 @@ var simMeters = []struct {
 }{{"PV", greenmint.MeterGeneration, "solar_pv_utility", 5_000_000}, {"WIND", greenmint.MeterGeneration, "wind_onshore", 3_000_000}, {"LOAD", greenmint.MeterConsumption, "", 4_000_000}}
 
 func (m *Main) simulateCommand() *cobra.Command {
-	var dir, site, url, token, from, faults, surplusFile string
+	var ws wsFlags
+	var as, site, url, token, from, faults, surplusFile string
 	var hours int
 	var hashrate, efficiencyMJ int64
 	cmd := &cobra.Command{Use: "simulate", Short: "Virtual meters sending signed readings to an oracle"}
@@ -37,13 +38,13 @@ func (m *Main) simulateCommand() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := c.Context()
-			w, err := m.open(dir)
+			w, err := ws.open()
 			if err != nil {
 				return err
 			}
 			defer w.Close()
 			l := w.Ledger
-			miner, err := w.Identity(consortium.MinerMSP + ":miner")
+			miner, err := w.Identity(as)
 			if err != nil {
 				return err
 			}
@@ -57,7 +58,7 @@ func (m *Main) simulateCommand() *cobra.Command {
 			if _, err := greenmint.SubmitJSON(ctx, l, registry, greenmint.TxApproveSite, greenmint.StatusRequest{ID: site}, nil); err != nil && greenmint.ErrorCode(err) != greenmint.ECONFLICT {
 				return err
 			}
-			keyDir := filepath.Join(dir, "sim", site)
+			keyDir := filepath.Join(ws.dir, "sim", site)
 			if err := os.MkdirAll(keyDir, 0o700); err != nil {
 				return err
 			}
@@ -74,8 +75,8 @@ func (m *Main) simulateCommand() *cobra.Command {
 					return err
 				}
 			}
-			fmt.Fprintf(m.Out, "site %s: meters %s-SIM-PV, -WIND, -LOAD registered and approved; keys in %s\n", site, site, keyDir)
-			return nil
+			return m.emit(map[string]any{"site_id": site, "meters": []string{site + "-SIM-PV", site + "-SIM-WIND", site + "-SIM-LOAD"}, "keys": keyDir},
+				fmt.Sprintf("site %s: meters %s-SIM-PV, -WIND, -LOAD registered and approved; keys in %s", site, site, keyDir))
 		},
 	}
 	run := &cobra.Command{
@@ -90,7 +91,7 @@ func (m *Main) simulateCommand() *cobra.Command {
 			meters := map[string]*simulate.Meter{}
 			for _, sm := range simMeters {
 				id := site + "-SIM-" + sm.suffix
-				raw, err := os.ReadFile(filepath.Join(dir, "sim", site, id+".key"))
+				raw, err := os.ReadFile(filepath.Join(ws.dir, "sim", site, id+".key"))
 				if err != nil {
 					return greenmint.Errorf(greenmint.ENOTFOUND, "no key for %s: run greenmint simulate setup first", id)
 				}
@@ -108,7 +109,7 @@ func (m *Main) simulateCommand() *cobra.Command {
 			if surplusFile != "" {
 				f, err := os.Open(surplusFile)
 				if err != nil {
-					return greenmint.Errorf(greenmint.EINVALID, "%v", err)
+					return &greenmint.Error{Code: greenmint.EINVALID, Err: err}
 				}
 				states, err := oracle.ParseGridStates(f)
 				f.Close()
@@ -136,13 +137,18 @@ func (m *Main) simulateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if m.asJSON {
+				return m.emitJSON(rep)
+			}
 			raw, _ := json.Marshal(rep)
 			fmt.Fprintf(m.Out, "sent %d: %d accepted, %d duplicate, %d rejected %v\n%s\n", rep.Sent, rep.Accepted, rep.Duplicate, rep.Rejected, rep.SortedReasons(), raw)
 			return nil
 		},
 	}
+	ws.bind(setup, true, false)
+	setup.Flags().StringVar(&as, "as", consortium.MinerMSP+":miner", "the miner that registers the site and meters (MSP:user); the registry approves them")
+	run.Flags().StringVar(&ws.dir, "dir", ".data", "the workspace directory (its sim/ folder holds the meters' keys)")
 	for _, c := range []*cobra.Command{setup, run} {
-		c.Flags().StringVar(&dir, "dir", ".data", "the workspace")
 		c.Flags().StringVar(&site, "site", "SITE0100", "the simulated site")
 	}
 	run.Flags().StringVar(&url, "url", "http://127.0.0.1:8081", "the oracle")

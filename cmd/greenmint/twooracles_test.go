@@ -89,9 +89,9 @@ func TestTwoOracleProcessesOnFabric(t *testing.T) {
 			t.Fatalf("oracle B ingest: %v %v", resp, err)
 		}
 		resp.Body.Close()
-		mustRun("import", "--dir", dirA, "--file", f)
+		mustRun("readings", "import", "--dir", dirA, "--file", f)
 	}
-	out := mustRun("attest", "--dir", dirA, "--site", "SITE0321", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z", "--instrument", "EAC",
+	out := mustRun("attestation", "create", "--dir", dirA, "--site", "SITE0321", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z", "--instrument", "EAC",
 		"--peer", "http://"+addr, "--peer-token", peerToken)
 	if !strings.Contains(out, "minted batch EAC-ES-SITE0321-20230601-0001") {
 		t.Fatalf("attest with oracle B over HTTP: %s", out)
@@ -106,7 +106,7 @@ func registerSiteWithReadings(t *testing.T, mustRun func(...string) string, dir,
 	keys := map[string]string{}
 	for _, m := range []string{"cons", "pv"} {
 		out := mustRun("meter", "keygen", "--out", filepath.Join(dir, m+".key"))
-		keys[m] = strings.TrimSpace(strings.TrimPrefix(out, "public key (base64, for RegisterMeter): "))
+		keys[m] = strings.TrimSpace(strings.TrimPrefix(out, "public key (base64, for the registration file's public_key): "))
 	}
 	reg := fmt.Sprintf(`{"sites":[{"site_id":%q,"name":"n","country":"ES","grid_region":"ES","capacity_w":4000000}],
  "meters":[{"meter_id":"%s-CONS","site_id":%q,"kind":"consumption","capacity_w":4000000,"interval_minutes":60,"public_key":%q},
@@ -116,7 +116,7 @@ func registerSiteWithReadings(t *testing.T, mustRun func(...string) string, dir,
 	if err := os.WriteFile(regFile, []byte(reg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun("register", "--dir", dir, "--file", regFile, "--approve-as", "RegistryMSP:registrar")
+	mustRun("registration", "apply", "--dir", dir, "--file", regFile, "--approve-as", "RegistryMSP:registrar")
 	var files []string
 	for _, m := range []struct{ name, meter string }{{"cons", prefix + "-CONS"}, {"pv", prefix + "-PV"}} {
 		var b strings.Builder
