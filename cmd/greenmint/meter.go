@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -74,9 +73,10 @@ func (m *Main) meterSignCommand() *cobra.Command {
 	var keyFile, in, out string
 	cmd := &cobra.Command{
 		Use:   "sign",
-		Short: "Sign the readings of a CSV (signature column empty or stale) with a meter key",
-		Long: "Reads a CSV of readings (header " + oracle.CSVHeader + "), signs every row with the meter's key\n" +
-			"and writes the signed CSV to --out (standard output by default). A row that does not parse stops\n" +
+		Short: "Sign the readings of a CSV (no signature column, or one empty or stale) with a meter key",
+		Long: "Reads a CSV of readings, with the header " + unsignedHeader + " (a meter vendor's\n" +
+			"unsigned export) or " + oracle.CSVHeader + " (its signatures empty or stale), signs every row\n" +
+			"with the meter's key and writes the signed CSV to --out (standard output by default). A row that does not parse stops\n" +
 			"the command with its line; nothing is written for a file with a bad row.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -87,12 +87,11 @@ func (m *Main) meterSignCommand() *cobra.Command {
 			if m.asJSON && out == "" {
 				return greenmint.Errorf(greenmint.EINVALID, "with --json give --out: standard output carries the JSON summary")
 			}
-			f, err := os.Open(in)
+			csv, err := signableCSV(in)
 			if err != nil {
-				return &greenmint.Error{Code: greenmint.EINVALID, Message: "--in", Err: err}
+				return err
 			}
-			defer f.Close()
-			rows, err := oracle.ParseCSV(unsignedCSV(f))
+			rows, err := oracle.ParseCSV(csv)
 			if err != nil {
 				return fmt.Errorf("%s: %w", in, err)
 			}
@@ -119,25 +118,57 @@ func (m *Main) meterSignCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&keyFile, "key", "meter.key", "the meter's key (greenmint meter keygen)")
-	cmd.Flags().StringVar(&in, "in", "", "CSV to sign (header "+oracle.CSVHeader+")")
+	cmd.Flags().StringVar(&in, "in", "", "CSV to sign (header "+unsignedHeader+"[,signature])")
 	cmd.Flags().StringVar(&out, "out", "", "signed CSV (default standard output)")
 	_ = cmd.MarkFlagRequired("in")
 	return cmd
 }
 
-// unsignedCSV fills an empty signature column so the rows parse.
-func unsignedCSV(r io.Reader) io.Reader {
-	pr, pw := io.Pipe()
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			line := sc.Text()
-			if strings.HasSuffix(line, ",") {
-				line += base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize))
+// unsignedHeader is the header of a meter vendor's unsigned export: the
+// readings' columns without the signature.
+var unsignedHeader = strings.TrimSuffix(oracle.CSVHeader, ",signature")
+
+// signableCSV turns a CSV to sign into the oracle's wire form with a
+// placeholder signature on every row: the header is either the wire form's
+// (its signature column empty or stale) or the same without the signature
+// column. A byte-order mark and CRLF line ends are accepted.
+func signableCSV(path string) (io.Reader, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &greenmint.Error{Code: greenmint.EINVALID, Message: "--in", Err: err}
+	}
+	placeholder := base64.StdEncoding.EncodeToString(make([]byte, ed25519.SignatureSize))
+	lines := strings.Split(strings.TrimPrefix(string(raw), "\ufeff"), "\n")
+	var b strings.Builder
+	unsigned, header := false, true
+	for _, line := range lines {
+		line = strings.TrimSuffix(line, "\r")
+		if header {
+			if strings.TrimSpace(line) == "" {
+				continue
 			}
-			fmt.Fprintln(pw, line)
+			switch line {
+			case oracle.CSVHeader:
+			case unsignedHeader:
+				unsigned = true
+			default:
+				return nil, greenmint.Errorf(greenmint.EINVALID, "%s: the header is %q; want %q, or %q for unsigned readings", path, line, oracle.CSVHeader, unsignedHeader)
+			}
+			b.WriteString(oracle.CSVHeader + "\n")
+			header = false
+			continue
 		}
-		pw.CloseWithError(sc.Err())
-	}()
-	return pr
+		switch {
+		case strings.TrimSpace(line) == "":
+		case unsigned:
+			line += "," + placeholder
+		case strings.HasSuffix(line, ","):
+			line += placeholder
+		}
+		b.WriteString(line + "\n")
+	}
+	if header {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "%s is empty: want the header %q", path, unsignedHeader)
+	}
+	return strings.NewReader(b.String()), nil
 }
