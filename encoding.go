@@ -37,7 +37,7 @@ func DecodeStrict(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return Errorf(EINVALID, "malformed JSON: %v", err)
+		return E(EINVALID, "", err, "malformed JSON")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return Errorf(EINVALID, "malformed JSON: trailing data after the value")

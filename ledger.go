@@ -57,7 +57,7 @@ type Ledger interface {
 func SubmitJSON(ctx context.Context, l Ledger, id *Identity, function string, req, resp any) (*TxResult, error) {
 	arg, err := json.Marshal(req)
 	if err != nil {
-		return nil, Errorf(EINVALID, "cannot encode %s request: %v", function, err)
+		return nil, E(EINVALID, "", err, "cannot encode %s request", function)
 	}
 	res, err := l.Submit(ctx, id, function, string(arg))
 	if err != nil {
@@ -65,7 +65,7 @@ func SubmitJSON(ctx context.Context, l Ledger, id *Identity, function string, re
 	}
 	if resp != nil {
 		if err := json.Unmarshal(res.Payload, resp); err != nil {
-			return nil, Errorf(EINTERNAL, "cannot decode %s result: %v", function, err)
+			return nil, E(EINTERNAL, "", err, "cannot decode %s result", function)
 		}
 	}
 	return res, nil
@@ -76,14 +76,14 @@ func SubmitJSON(ctx context.Context, l Ledger, id *Identity, function string, re
 func EvaluateJSON(ctx context.Context, l Ledger, id *Identity, function string, req, resp any) error {
 	arg, err := json.Marshal(req)
 	if err != nil {
-		return Errorf(EINVALID, "cannot encode %s request: %v", function, err)
+		return E(EINVALID, "", err, "cannot encode %s request", function)
 	}
 	out, err := l.Evaluate(ctx, id, function, string(arg))
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(out, resp); err != nil {
-		return Errorf(EINTERNAL, "cannot decode %s result: %v", function, err)
+		return E(EINTERNAL, "", err, "cannot decode %s result", function)
 	}
 	return nil
 }

@@ -139,7 +139,7 @@ func (tc TokenConfig) Issue(ctx context.Context, kind, subject string, lifetime 
 	}}
 	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(tc.Secret)
 	if err != nil {
-		return Issued{}, greenmint.Errorf(greenmint.EINTERNAL, "signing the token: %v", err)
+		return Issued{}, greenmint.E(greenmint.EINTERNAL, "", err, "signing the token")
 	}
 	if err := tc.Store.SaveToken(ctx, is.ID, is.Kind, is.Subject, is.IssuedAt, is.ExpiresAt); err != nil {
 		return Issued{}, err
@@ -154,7 +154,7 @@ func (tc TokenConfig) Issue(ctx context.Context, kind, subject string, lifetime 
 func InspectToken(raw string) (Claims, error) {
 	var c Claims
 	if _, _, err := jwt.NewParser().ParseUnverified(raw, &c); err != nil {
-		return Claims{}, greenmint.Errorf(greenmint.EINVALID, "the token does not parse as a JWT: %v", err)
+		return Claims{}, greenmint.E(greenmint.EINVALID, "", err, "the token does not parse as a JWT")
 	}
 	return c, nil
 }
@@ -199,7 +199,7 @@ func (a *authenticator) authenticate(ctx context.Context, raw, kind string) (*Cl
 	}
 	var c Claims
 	if _, err := a.parser.ParseWithClaims(raw, &c, func(*jwt.Token) (any, error) { return a.tc.Secret, nil }); err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "token refused: %v", err)
+		return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "token refused")
 	}
 	switch {
 	case c.ID == "":
@@ -217,7 +217,7 @@ func (a *authenticator) authenticate(ctx context.Context, raw, kind string) (*Cl
 		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "token refused: this oracle has no record of token %s", c.ID)
 	}
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "checking the token: %s", greenmint.ErrorMessage(err))
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "checking the token")
 	}
 	if revoked {
 		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "token refused: token %s was revoked", c.ID)

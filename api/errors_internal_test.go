@@ -74,3 +74,21 @@ func TestProblemStatuses(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryCodeHasAStatus holds the status table to greenmint's one list of
+// error codes: a code added there without an HTTP status here fails, and
+// so does a status for a code that does not exist.
+func TestEveryCodeHasAStatus(t *testing.T) {
+	known := map[string]bool{}
+	for _, code := range greenmint.Codes() {
+		known[code] = true
+		if s, ok := statuses[code]; !ok || s < 400 {
+			t.Errorf("statuses[%q] = %d, %v; want a 4xx or 5xx status", code, s, ok)
+		}
+	}
+	for code := range statuses {
+		if !known[code] {
+			t.Errorf("statuses has %q, which is not in greenmint.Codes()", code)
+		}
+	}
+}

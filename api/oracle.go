@@ -86,7 +86,7 @@ func NewOracleHandler(cfg OracleConfig, in ingester) http.Handler {
 	r.POST("/v1/readings", auth.require(KindCollector, lim), func(c *gin.Context) {
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, cfg.MaxBody))
 		if err != nil {
-			fail(c, greenmint.Errorf(greenmint.EINVALID, "body over %d bytes or unreadable: %v", cfg.MaxBody, err))
+			fail(c, greenmint.E(greenmint.EINVALID, "", err, "body over %d bytes or unreadable", cfg.MaxBody))
 			return
 		}
 		var batch []oracle.Parsed
@@ -209,7 +209,7 @@ func cosignRoute(r *gin.Engine, auth gin.HandlerFunc, cfg OracleConfig, cap sema
 	r.POST("/v1/cosign", auth, func(c *gin.Context) {
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, cfg.MaxCosignBody))
 		if err != nil {
-			fail(c, greenmint.Errorf(greenmint.EINVALID, "body over %d bytes or unreadable: %v", cfg.MaxCosignBody, err))
+			fail(c, greenmint.E(greenmint.EINVALID, "", err, "body over %d bytes or unreadable", cfg.MaxCosignBody))
 			return
 		}
 		var req CosignRequest
@@ -270,7 +270,7 @@ func CheckPeerToken(raw string, now time.Time) (Claims, error) {
 	}
 	c, err := InspectToken(raw)
 	if err != nil {
-		return Claims{}, greenmint.Errorf(greenmint.EINVALID, "the peer token is not a token (%s): %s", greenmint.ErrorMessage(err), how)
+		return Claims{}, greenmint.E(greenmint.EINVALID, "", err, "the peer token is not a token (%s)", how)
 	}
 	if c.Kind != KindPeerOracle {
 		return Claims{}, greenmint.Errorf(greenmint.EINVALID, "the peer token is of kind %q, not %s: %s", c.Kind, KindPeerOracle, how)
@@ -311,7 +311,7 @@ func (hc *HTTPCosigner) Cosign(ctx context.Context, req oracle.AttestRequest, a 
 	}
 	resp, err := client.Do(hr)
 	if err != nil {
-		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.EUNAVAILABLE, "peer oracle %s: %v", hc.URL, err)
+		return greenmint.OracleSignature{}, greenmint.E(greenmint.EUNAVAILABLE, "", err, "peer oracle %s", hc.URL)
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -328,7 +328,7 @@ func (hc *HTTPCosigner) Cosign(ctx context.Context, req oracle.AttestRequest, a 
 	}
 	var sig greenmint.OracleSignature
 	if err := json.Unmarshal(out, &sig); err != nil {
-		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.EINTERNAL, "peer oracle's signature does not decode: %v", err)
+		return greenmint.OracleSignature{}, greenmint.E(greenmint.EINTERNAL, "", err, "peer oracle's signature does not decode")
 	}
 	return sig, nil
 }

@@ -71,7 +71,7 @@ func NewServer(h http.Handler, cfg ServerConfig, log *slog.Logger) (*Server, err
 	if cfg.TLSCert != "" {
 		pair, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 		if err != nil {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "TLS certificate and key: %v", err)
+			return nil, greenmint.E(greenmint.EINVALID, "", err, "TLS certificate and key")
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
 	}

@@ -169,7 +169,7 @@ func Up(ctx context.Context, opts Options) (*Network, error) {
 	}
 	for _, addr := range []string{n.OrdererAddr, n.OrdererAdmin, n.peerAddr(PeerOrgs[0]), n.peerAddr(PeerOrgs[1]), n.ChaincodeAddress} {
 		if l, err := net.Listen("tcp", addr); err != nil {
-			return nil, greenmint.Errorf(greenmint.ECONFLICT, "port %s is taken (is a network already up?): %v", addr, err)
+			return nil, greenmint.E(greenmint.ECONFLICT, "", err, "port %s is taken (is a network already up?)", addr)
 		} else {
 			l.Close()
 		}
@@ -436,7 +436,7 @@ func (n *Network) run(ctx context.Context, bin string, env []string, args ...str
 	cmd.Env = append(cleanEnv(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return string(out), greenmint.Errorf(greenmint.EUNAVAILABLE, "%s %s: %v\n%s", bin, strings.Join(args, " "), err, tail(string(out), 2000))
+		return string(out), greenmint.E(greenmint.EUNAVAILABLE, "", fmt.Errorf("%w\n%s", err, tail(string(out), 2000)), "%s %s", bin, strings.Join(args, " "))
 	}
 	return string(out), nil
 }
@@ -490,7 +490,7 @@ func (n *Network) start(name, bin string, args, env []string) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot start %s: %v", name, err)
+		return greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot start %s", name)
 	}
 	go func() { _ = cmd.Wait(); logf.Close() }()
 	return os.WriteFile(n.path("run", name+".pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o644)
@@ -859,7 +859,7 @@ func (n *Network) WaitServing(ctx context.Context, name string) error {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return greenmint.Errorf(greenmint.EUNAVAILABLE, "chaincode %s does not serve: %v", name, last)
+	return greenmint.E(greenmint.EUNAVAILABLE, "", last, "chaincode %s does not serve", name)
 }
 
 // ConnectionFile is the path of the connection file that ledger/fabric

@@ -258,7 +258,7 @@ func (s *Store) CA(mspID string) (*CA, error) {
 	org := filepath.Join(s.Dir, mspID, "ca")
 	cert, err := readCert(filepath.Join(org, "ca.pem"))
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "organisation %s: %v", mspID, err)
+		return nil, greenmint.E(greenmint.ENOTFOUND, "", err, "organisation %s", mspID)
 	}
 	key, err := readKey(filepath.Join(org, "priv_sk"))
 	if err != nil {
@@ -376,7 +376,7 @@ func (s *Store) Load(mspID, name string) (*Enrollment, error) {
 	dir := filepath.Join(s.Dir, mspID, "users", name, "msp")
 	cert, err := readCert(filepath.Join(dir, "signcerts", "cert.pem"))
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "identity %s@%s: %v", name, mspID, err)
+		return nil, greenmint.E(greenmint.ENOTFOUND, "", err, "identity %s@%s", name, mspID)
 	}
 	key, err := readKey(filepath.Join(dir, "keystore", "priv_sk"))
 	if err != nil {
@@ -410,7 +410,7 @@ func ParseCertPEM(b []byte) (*x509.Certificate, error) {
 	}
 	c, err := x509.ParseCertificate(blk.Bytes)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "bad certificate: %v", err)
+		return nil, greenmint.E(greenmint.EINVALID, "", err, "bad certificate")
 	}
 	return c, nil
 }
@@ -490,10 +490,10 @@ func (s *Store) Revoke(mspID, name string) (string, error) {
 		}
 		old, err := x509.ParseRevocationList(blk.Bytes)
 		if err != nil {
-			return "", greenmint.Errorf(greenmint.EINVALID, "%s does not parse: %v", path, err)
+			return "", greenmint.E(greenmint.EINVALID, "", err, "%s does not parse", path)
 		}
 		if err := old.CheckSignatureFrom(ca.Cert); err != nil {
-			return "", greenmint.Errorf(greenmint.EINVALID, "%s is not signed by %s's CA: %v", path, mspID, err)
+			return "", greenmint.E(greenmint.EINVALID, "", err, "%s is not signed by %s's CA", path, mspID)
 		}
 		for _, r := range old.RevokedCertificateEntries {
 			if r.SerialNumber.Cmp(e.Cert.SerialNumber) == 0 {

@@ -197,6 +197,8 @@ func RunLedgerConformance(t *testing.T, newEnv StartEnv) {
 		}
 	})
 
+	t.Run("ConflictsRetried", func(t *testing.T) { conflictsRetried(t, newEnv) })
+
 	t.Run("CancelledContext", func(t *testing.T) {
 		e := newEnv(t)
 		cctx, cancel := context.WithCancel(ctx)

@@ -32,11 +32,11 @@ func prepareFile(dsn string) error {
 		return nil
 	}
 	if err := mkdirAll(filepath.Dir(path)); err != nil {
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot create the database's folder: %v", err)
+		return greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot create the database's folder")
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open the database file %s: %v", path, err)
+		return greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot open the database file %s", path)
 	}
 	f.Close()
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
@@ -45,11 +45,11 @@ func prepareFile(dsn string) error {
 			continue
 		}
 		if err != nil {
-			return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot read the mode of %s: %v", p, err)
+			return greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot read the mode of %s", p)
 		}
 		if fi.Mode().Perm() != fileMode {
 			if err := os.Chmod(p, fileMode); err != nil {
-				return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot make %s private (0600): %v", p, err)
+				return greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot make %s private (0600)", p)
 			}
 		}
 	}

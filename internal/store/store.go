@@ -20,12 +20,15 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/migrations"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/libtnb/sqlite"
 	"github.com/pressly/goose/v3"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 	"gorm.io/gorm/logger"
+	msqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // DB is an open database.
@@ -66,7 +69,7 @@ func Open(dsn string) (*DB, error) {
 	}
 	gdb, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true})
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open the %s database %s: %v", dialect, RedactDSN(dsn), err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot open the %s database %s", dialect, RedactDSN(dsn))
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
@@ -115,7 +118,7 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) (int64, error) {
 	}
 	current, err := p.GetDBVersion(ctx)
 	if err != nil {
-		return 0, greenmint.Errorf(greenmint.EUNAVAILABLE, "reading the schema version: %v", err)
+		return 0, greenmint.E(greenmint.EUNAVAILABLE, "store.Migrate", err, "reading the schema version")
 	}
 	sources := p.ListSources()
 	latest := sources[len(sources)-1].Version
@@ -130,7 +133,7 @@ func (db *DB) MigrateTo(ctx context.Context, version int64) (int64, error) {
 		_, err = p.DownTo(ctx, version)
 	}
 	if err != nil {
-		return 0, greenmint.Errorf(greenmint.EUNAVAILABLE, "migrating the database: %v", err)
+		return 0, greenmint.E(greenmint.EUNAVAILABLE, "store.Migrate", err, "migrating the database")
 	}
 	v, err := p.GetDBVersion(ctx)
 	if err != nil {
@@ -180,6 +183,10 @@ func fromRow(row readingRow) greenmint.Reading {
 		End: greenmint.FormatTime(time.Unix(row.EndAt, 0)), EnergyWh: row.EnergyWh, RegisterWh: row.RegisterWh, Signature: row.Signature}
 }
 
+// translate turns a database error into a greenmint.Error: no row is
+// ENOTFOUND, a unique or primary-key violation ECONFLICT (neither keeps
+// the driver's error: its text names tables and columns), an ended
+// context EUNAVAILABLE and anything else EINTERNAL, both keeping it.
 func translate(op string, err error) error {
 	if err == nil {
 		return nil
@@ -187,7 +194,7 @@ func translate(op string, err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return &greenmint.Error{Code: greenmint.ENOTFOUND, Op: op, Message: "not found"}
 	}
-	if errors.Is(err, gorm.ErrDuplicatedKey) || strings.Contains(err.Error(), "UNIQUE constraint") || strings.Contains(err.Error(), "duplicate key") {
+	if duplicate(err) {
 		return &greenmint.Error{Code: greenmint.ECONFLICT, Op: op, Message: "already stored"}
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -195,6 +202,30 @@ func translate(op string, err error) error {
 	}
 	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: op, Err: err}
 }
+
+// duplicate reports whether err is a unique or primary-key violation, by
+// the driver's error type and code, never its text (which PostgreSQL
+// translates into the server's language): SQLite's extended result codes
+// (modernc.org/sqlite, under github.com/libtnb/sqlite) and PostgreSQL's
+// SQLSTATE 23505 unique_violation (pgx, under gorm.io/driver/postgres).
+func duplicate(err error) bool {
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			return true
+		}
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == pgUniqueViolation
+	}
+	return errors.Is(err, gorm.ErrDuplicatedKey)
+}
+
+// pgUniqueViolation is PostgreSQL's SQLSTATE unique_violation.
+const pgUniqueViolation = "23505"
 
 // Heads returns the heads of the given meters (absent meters have none).
 func (db *DB) Heads(ctx context.Context, meterIDs []string) (map[string]greenmint.MeterHead, error) {
@@ -561,7 +592,7 @@ func (db *DB) Attestations(ctx context.Context, status string) ([]AttestationRec
 	for i, r := range rows {
 		out[i] = AttestationRecord{ID: r.ID, Status: r.Status, BatchID: r.BatchID, Refusal: r.Refusal}
 		if err := json.Unmarshal(r.Signed, &out[i].Signed); err != nil {
-			return nil, greenmint.Errorf(greenmint.EINTERNAL, "stored attestation %s does not decode: %v", r.ID, err)
+			return nil, greenmint.E(greenmint.EINTERNAL, "store.Attestations", err, "stored attestation %s does not decode", r.ID)
 		}
 	}
 	return out, nil

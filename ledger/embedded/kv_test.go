@@ -145,6 +145,12 @@ type kvNet struct {
 
 func newKV(tb testing.TB) *kvNet {
 	tb.Helper()
+	return newKVWith(tb, kv{}, embedded.Options{})
+}
+
+// newKVWith is newKV with another chaincode and options.
+func newKVWith(tb testing.TB, cc shim.Chaincode, opts embedded.Options) *kvNet {
+	tb.Helper()
 	dir := tb.TempDir()
 	c, err := consortium.Create(filepath.Join(dir, "orgs"), []consortium.Member{
 		{MSPID: "AliceMSP", User: "alice", Role: greenmint.RoleMiner},
@@ -165,7 +171,7 @@ func newKV(tb testing.TB) *kvNet {
 	if err := embedded.Create(ldir, cfg); err != nil {
 		tb.Fatal(err)
 	}
-	l, err := embedded.Open(ldir, kv{}, embedded.Options{})
+	l, err := embedded.Open(ldir, cc, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -231,8 +237,8 @@ func TestMVCCConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := n.ledger.Commit(ctx, txs[1])
-	if greenmint.ErrorCode(err) != greenmint.ECONFLICT {
-		t.Fatalf("second commit of a stale read = %v, want conflict", err)
+	if greenmint.ErrorCode(err) != greenmint.ECONFLICT || !greenmint.IsRetryable(err) {
+		t.Fatalf("second commit of a stale read = %v (retryable %v), want a retryable conflict", err, greenmint.IsRetryable(err))
 	}
 	if got := n.eval(t, "get", "ctr"); got != "1" {
 		t.Fatalf("counter = %s, want 1", got)
@@ -242,8 +248,8 @@ func TestMVCCConflict(t *testing.T) {
 		t.Fatalf("stored invalid tx = %+v, %v", stored, err)
 	}
 	// Resubmitting the same transaction ID is refused.
-	if _, err := n.ledger.Commit(ctx, txs[0]); greenmint.ErrorCode(err) != greenmint.ECONFLICT {
-		t.Fatalf("duplicate tx ID = %v, want conflict", err)
+	if _, err := n.ledger.Commit(ctx, txs[0]); greenmint.ErrorCode(err) != greenmint.ECONFLICT || greenmint.IsRetryable(err) {
+		t.Fatalf("duplicate tx ID = %v, want a conflict that is not retryable", err)
 	}
 }
 
@@ -257,8 +263,8 @@ func TestPhantomRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.submit(t, "cput", "item", "b", "2") // a new key in the counted range
-	if _, err := n.ledger.Commit(ctx, tx); greenmint.ErrorCode(err) != greenmint.ECONFLICT {
-		t.Fatalf("commit after a phantom = %v, want conflict", err)
+	if _, err := n.ledger.Commit(ctx, tx); greenmint.ErrorCode(err) != greenmint.ECONFLICT || !greenmint.IsRetryable(err) {
+		t.Fatalf("commit after a phantom = %v, want a retryable conflict", err)
 	}
 	stored, _, _ := n.ledger.Transaction(tx.TxID)
 	if stored.Validation != embedded.TxPhantomReadConflict {

@@ -52,6 +52,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBlockTxs caps the transactions cut into one block. Default 2,000.
 	MaxBlockTxs int
+	// Retry is how Submit resubmits a transaction invalidated at commit by
+	// an MVCC or phantom read conflict. Default (Attempts 0)
+	// greenmint.DefaultRetryPolicy, the Fabric adapter's too.
+	Retry greenmint.RetryPolicy
 }
 
 // DefaultMaxClockSkew is the default bound on a proposal timestamp's
@@ -76,6 +80,7 @@ type Ledger struct {
 	skew   time.Duration
 	log    *slog.Logger
 	maxTxs int
+	retry  greenmint.RetryPolicy
 
 	queue     chan *pending
 	endorsing atomic.Int64 // simulations of submitted transactions under way
@@ -110,7 +115,7 @@ func Create(dir string, cfg ChannelConfig) (err error) {
 		return greenmint.Errorf(greenmint.EINVALID, "channel config needs a channel ID, a chaincode name and organisations")
 	}
 	if _, err := newMSPVerifier(cfg.Orgs); err != nil {
-		return greenmint.Errorf(greenmint.EINVALID, "%v", err)
+		return greenmint.E(greenmint.EINVALID, "", err, "")
 	}
 	db, err := openStore(dir, storeCreate, nil)
 	if err != nil {
@@ -134,11 +139,11 @@ func Create(dir string, cfg ChannelConfig) (err error) {
 		return greenmint.Errorf(greenmint.ECONFLICT, "a block file already exists in %s", dir)
 	}
 	if err != nil {
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot create the block file in %s: %v", dir, err)
+		return greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot create the block file in %s", dir)
 	}
 	defer bf.close()
 	if err := bf.append(0, raw); err != nil {
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot write the genesis block to %s: %v", bf.path, err)
+		return greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot write the genesis block to %s", bf.path)
 	}
 	batch := db.NewBatch()
 	if err := putSealed(batch, 0, raw, hash); err != nil {
@@ -261,7 +266,10 @@ func decodeBlock(raw []byte) (*Block, error) {
 // the block file but not yet in the state store is applied to it, after the
 // whole chain verifies.
 func Open(dir string, cc shim.Chaincode, opts Options) (_ *Ledger, err error) {
-	l := &Ledger{dir: dir, cc: cc, now: opts.Now, clock: opts.Clock, skew: opts.MaxClockSkew, maxTxs: opts.MaxBlockTxs, log: opts.Logger}
+	l := &Ledger{dir: dir, cc: cc, now: opts.Now, clock: opts.Clock, skew: opts.MaxClockSkew, maxTxs: opts.MaxBlockTxs, log: opts.Logger, retry: opts.Retry}
+	if l.retry.Attempts == 0 {
+		l.retry = greenmint.DefaultRetryPolicy()
+	}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -297,10 +305,10 @@ func Open(dir string, cc shim.Chaincode, opts Options) (_ *Ledger, err error) {
 	defer recoverStore(&err, "opening the ledger in "+dir)
 	if plan.adopt {
 		if err := os.Rename(plan.adoptPath, filepath.Join(dir, BlockFileName)); err != nil {
-			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot install the block file: %v", err)
+			return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot install the block file")
 		}
 		if err := syncDir(dir); err != nil {
-			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot install the block file: %v", err)
+			return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot install the block file")
 		}
 		l.log.Warn("embedded ledger: this ledger predated block files; wrote one from the verified chain", "dir", dir, "blocks", plan.scan.count)
 	}
@@ -309,7 +317,7 @@ func Open(dir string, cc shim.Chaincode, opts Options) (_ *Ledger, err error) {
 			"file", filepath.Join(dir, BlockFileName), "offset", plan.scan.end, "reason", plan.scan.tail)
 	}
 	if l.blocks, err = openBlockFile(dir, plan.scan.end); err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open the block file of %s: %v", dir, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot open the block file of %s", dir)
 	}
 	if plan.replay {
 		l.log.Warn("embedded ledger: applying the last block of the block file, which the state store did not commit before the process stopped",
@@ -396,7 +404,7 @@ func checkLedger(dir string, log *slog.Logger) (plan *openPlan, err error) {
 		return adoptLedger(dir, rdb)
 	}
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot read the block file %s: %v", path, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot read the block file %s", path)
 	}
 	if hs == 0 && scan.count == 0 {
 		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no ledger in %s (create one first)", dir)
@@ -472,7 +480,7 @@ func readAll(db *pebble.DB, store string, height uint64) error {
 	}
 	if err := it.Error(); err != nil {
 		if pebble.IsCorruptionError(err) {
-			return bad(min(next, max(height, 1)-1), "the state store %s is damaged after key %q: %s", store, last, firstLine(err.Error()))
+			return badCause(min(next, max(height, 1)-1), pebbleError{err}, "the state store %s is damaged after key %q", store, last)
 		}
 		return storeErr(err, "reading the store")
 	}
@@ -536,12 +544,12 @@ func adoptLedger(dir string, rdb *pebble.DB) (*openPlan, error) {
 	os.Remove(tmp)
 	tmpDir, err := os.MkdirTemp(dir, "adopt-")
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot write a block file in %s: %v", dir, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot write a block file in %s", dir)
 	}
 	defer os.RemoveAll(tmpDir)
 	bf, err := createBlockFile(tmpDir)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot write a block file in %s: %v", dir, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot write a block file in %s", dir)
 	}
 	it, err := rdb.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixBlock}, UpperBound: []byte{prefixBlock + 1}})
 	if err != nil {
@@ -556,7 +564,7 @@ func adoptLedger(dir string, rdb *pebble.DB) (*openPlan, error) {
 		if err := bf.append(n, it.Value()); err != nil {
 			it.Close()
 			bf.close()
-			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot write a block file in %s: %v", dir, err)
+			return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot write a block file in %s", dir)
 		}
 		n++
 	}
@@ -570,11 +578,11 @@ func adoptLedger(dir string, rdb *pebble.DB) (*openPlan, error) {
 		return nil, err
 	}
 	if err := os.Rename(path, tmp); err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot write a block file in %s: %v", dir, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot write a block file in %s", dir)
 	}
 	scan, err := scanBlockFile(tmp, 0, nil)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot read the block file %s: %v", tmp, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot read the block file %s", tmp)
 	}
 	return &openPlan{scan: scan, adopt: true, adoptPath: tmp}, nil
 }
@@ -646,7 +654,7 @@ func readBlock(v view, n uint64) (*Block, error) {
 	}
 	var b Block
 	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, greenmint.Errorf(greenmint.EINTERNAL, "block %d does not decode: %v", n, err)
+		return nil, greenmint.E(greenmint.EINTERNAL, "", err, "block %d does not decode", n)
 	}
 	return &b, nil
 }
@@ -705,7 +713,7 @@ func NewSignedProposal(id *greenmint.Identity, channelID, chaincode, function st
 	digest := sha256.Sum256(raw)
 	sig, err := id.Signer.Sign(rand.Reader, digest[:], crypto.SHA256)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "cannot sign the proposal: %v", err)
+		return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "cannot sign the proposal")
 	}
 	return &SignedProposal{Proposal: raw, Signature: sig}, nil
 }
@@ -721,14 +729,14 @@ func (l *Ledger) Endorse(ctx context.Context, sp *SignedProposal) (*Transaction,
 
 func (l *Ledger) simulate(ctx context.Context, sp *SignedProposal, readOnly bool) (*Transaction, *Proposal, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "%v", err)
+		return nil, nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "")
 	}
 	if sp == nil {
 		return nil, nil, unauthenticated("no proposal")
 	}
 	var p Proposal
 	if err := greenmint.DecodeStrict(sp.Proposal, &p); err != nil {
-		return nil, nil, unauthenticated("proposal does not decode: %v", greenmint.ErrorMessage(err))
+		return nil, nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "proposal does not decode")
 	}
 	if canon, err := greenmint.Canonical(p); err != nil || !bytes.Equal(canon, sp.Proposal) {
 		return nil, nil, unauthenticated("proposal is not in canonical form")
@@ -806,7 +814,8 @@ func (l *Ledger) invoke(st *stub) (resp *peer.Response) {
 }
 
 // Commit orders an endorsed transaction into a block and waits until the
-// block is durable. A transaction invalidated at commit returns ECONFLICT.
+// block is durable. A transaction invalidated at commit returns ECONFLICT,
+// retryable (greenmint.IsRetryable) for an MVCC or phantom read conflict.
 func (l *Ledger) Commit(ctx context.Context, tx *Transaction) (*greenmint.TxResult, error) {
 	if tx == nil {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "no transaction")
@@ -827,14 +836,14 @@ func (l *Ledger) Commit(ctx context.Context, tx *Transaction) (*greenmint.TxResu
 	case l.queue <- p:
 	case <-ctx.Done():
 		l.submitMu.RUnlock()
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "transaction %s not ordered: %v", tx.TxID, ctx.Err())
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", ctx.Err(), "transaction %s not ordered", tx.TxID)
 	}
 	l.submitMu.RUnlock()
 	select {
 	case r := <-p.done:
 		return r.res, r.err
 	case <-ctx.Done():
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "commit status of %s unknown: %v", tx.TxID, ctx.Err())
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", ctx.Err(), "commit status of %s unknown", tx.TxID)
 	}
 }
 
@@ -861,17 +870,28 @@ func (l *Ledger) checkOrdering(tx *Transaction) error {
 	return l.msp.checkRevoked(c)
 }
 
-// Submit signs a proposal as id, endorses it and commits it.
+// Submit signs a proposal as id, endorses it and commits it. A
+// transaction invalidated at commit by an MVCC or phantom read conflict
+// changed nothing; Submit proposes it again (a new transaction ID, the
+// same request) as the retry policy says, as the Fabric adapter does.
 func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function string, args ...string) (*greenmint.TxResult, error) {
-	sp, err := NewSignedProposal(id, l.config.ChannelID, l.config.Chaincode, function, args, l.now())
+	var res *greenmint.TxResult
+	err := l.retry.Do(ctx, "embedded.Submit", func(int) error {
+		sp, err := NewSignedProposal(id, l.config.ChannelID, l.config.Chaincode, function, args, l.now())
+		if err != nil {
+			return err
+		}
+		tx, err := l.Endorse(ctx, sp)
+		if err != nil {
+			return err
+		}
+		res, err = l.Commit(ctx, tx)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	tx, err := l.Endorse(ctx, sp)
-	if err != nil {
-		return nil, err
-	}
-	return l.Commit(ctx, tx)
+	return res, nil
 }
 
 // Evaluate signs a proposal as id and simulates it without committing.
@@ -994,11 +1014,11 @@ func (l *Ledger) commitBatch(batch []*pending) {
 		return wb.Commit(pebble.Sync)
 	}()
 	if err != nil {
-		res := greenmint.Errorf(greenmint.EUNAVAILABLE, "block %d could not be written: %v", num, err)
+		res := greenmint.E(greenmint.EUNAVAILABLE, "", err, "block %d could not be written", num)
 		if appended || isFatal(err) {
 			// The block file holds the block and the state store may not:
 			// stop here; the next Open applies it.
-			res = greenmint.Errorf(greenmint.EUNAVAILABLE, "commit status of block %d unknown: the state store failed after the block file recorded it (%v); the ledger stopped, reopen it to recover", num, err)
+			res = greenmint.E(greenmint.EUNAVAILABLE, "", err, "commit status of block %d unknown: the state store failed after the block file recorded it; the ledger stopped, reopen it to recover", num)
 			l.mu.Lock()
 			l.failure = res
 			l.mu.Unlock()
@@ -1017,7 +1037,9 @@ func (l *Ledger) commitBatch(batch []*pending) {
 	for i, p := range batch {
 		tx := &block.Data.Transactions[i]
 		if tx.Validation != TxValid {
-			p.done <- commitResult{err: greenmint.Errorf(greenmint.ECONFLICT, "transaction %s invalidated at commit: %s", tx.TxID, tx.Validation)}
+			err := greenmint.Errorf(greenmint.ECONFLICT, "transaction %s invalidated at commit: %s", tx.TxID, tx.Validation)
+			err.Retryable = tx.Validation == TxMVCCReadConflict || tx.Validation == TxPhantomReadConflict
+			p.done <- commitResult{err: err}
 			continue
 		}
 		p.done <- commitResult{res: &greenmint.TxResult{TxID: tx.TxID, BlockNumber: num, Payload: tx.Response.Payload}}

@@ -98,10 +98,10 @@ func (v *mspVerifier) verify(creatorBytes []byte, signedBytes, sig []byte) (*cre
 		}
 		cert, err := x509.ParseCertificate(blk.Bytes)
 		if err != nil {
-			return nil, unauthenticated("creator certificate does not parse: %v", err)
+			return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "creator certificate does not parse")
 		}
 		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: cert.NotBefore.Add(time.Second), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-			return nil, unauthenticated("creator certificate was not issued by %s's CA: %v", sid.Mspid, err)
+			return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "creator certificate was not issued by %s's CA", sid.Mspid)
 		}
 		if _, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok {
 			return nil, unauthenticated("creator key is not ECDSA")
@@ -155,7 +155,7 @@ func (v *mspVerifier) checkRevoked(c *creator) error {
 		return nil
 	}
 	if err := r.broken[c.mspID]; err != nil {
-		return unauthenticated("the revocation list of %s cannot be used, so its creators are refused: %v", c.mspID, err)
+		return greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "the revocation list of %s cannot be used, so its creators are refused", c.mspID)
 	}
 	if r.serials[c.mspID][revocationKey(c.cert.RawIssuer, c.cert.SerialNumber.String())] {
 		return unauthenticated("creator certificate of %s (serial %s) is revoked by %s's CA", c.cert.Subject.CommonName, c.cert.SerialNumber, c.mspID)
@@ -177,7 +177,7 @@ func (v *mspVerifier) setCRLDir(dir string) error {
 		return err
 	}
 	for _, id := range sortedKeys(r.broken) {
-		return greenmint.Errorf(greenmint.EINVALID, "revocation list of %s: %v", id, r.broken[id])
+		return greenmint.E(greenmint.EINVALID, "", r.broken[id], "revocation list of %s", id)
 	}
 	return nil
 }
@@ -319,7 +319,7 @@ func (l *Ledger) ReloadRevocations() error {
 		return err
 	}
 	for _, id := range sortedKeys(r.broken) {
-		return greenmint.Errorf(greenmint.EINVALID, "revocation list of %s: %v; its creators are refused", id, r.broken[id])
+		return greenmint.E(greenmint.EINVALID, "", r.broken[id], "revocation list of %s (its creators are refused)", id)
 	}
 	return nil
 }

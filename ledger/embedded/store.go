@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -150,6 +151,22 @@ func firstLine(s string) string {
 	return s
 }
 
+// pebbleError keeps a Pebble error as a cause (errors.Is and errors.As see
+// it) but renders only its first line: Pebble's messages can carry
+// multi-line detail that belongs in no answer.
+type pebbleError struct{ err error }
+
+func (e pebbleError) Error() string { return firstLine(e.err.Error()) }
+func (e pebbleError) Unwrap() error { return e.err }
+
+// locked reports whether Pebble could not take the store's lock because
+// another process holds it (fcntl's EAGAIN) or this one does (Pebble says
+// so only in text, "lock held by current process": it has no error value
+// for it).
+func locked(err error) bool {
+	return errors.Is(err, syscall.EAGAIN) || strings.Contains(err.Error(), "lock held by current process")
+}
+
 // recoverStore turns a storeFatal panic into an EINTERNAL error in *err;
 // any other panic goes on.
 func recoverStore(err *error, what string) {
@@ -186,9 +203,9 @@ func storeErr(err error, what string) error {
 		return err
 	}
 	if pebble.IsCorruptionError(err) {
-		return greenmint.Errorf(greenmint.EINTERNAL, "the ledger store is damaged (%s): %s", what, firstLine(err.Error()))
+		return greenmint.E(greenmint.EINTERNAL, "", pebbleError{err}, "the ledger store is damaged (%s)", what)
 	}
-	return greenmint.Errorf(greenmint.EUNAVAILABLE, "the ledger store failed (%s): %s", what, firstLine(err.Error()))
+	return greenmint.E(greenmint.EUNAVAILABLE, "", pebbleError{err}, "the ledger store failed (%s)", what)
 }
 
 // privateFS creates the store's files 0600 and its directories 0700, so that
@@ -250,7 +267,7 @@ func openStore(dir string, mode storeMode, log *slog.Logger) (db *pebble.DB, err
 			return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no ledger in %s", dir)
 		}
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot create ledger directory %s: %v", dir, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot create ledger directory %s", dir)
 	}
 	if log == nil {
 		log = slog.Default()
@@ -288,15 +305,17 @@ func openStore(dir string, mode storeMode, log *slog.Logger) (db *pebble.DB, err
 	defer recoverStore(&err, "opening "+path)
 	db, err = pebble.Open(path, opts)
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "ledger %s is in use by another process", dir)
+		if locked(err) {
+			return nil, greenmint.E(greenmint.EUNAVAILABLE, "", pebbleError{err}, "ledger %s is in use by another process", dir)
 		}
-		if pebble.IsCorruptionError(err) || errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "does not exist") {
+		// Pebble says "database does not exist" in text only when a
+		// read-only open misses the folder; it has no error value for it.
+		if pebble.IsCorruptionError(err) || errors.Is(err, os.ErrNotExist) || errors.Is(err, pebble.ErrDBDoesNotExist) || strings.Contains(err.Error(), "does not exist") {
 			// The store's marker is there (checked above): a file that its
 			// manifest or log needs is missing or damaged.
-			return nil, greenmint.Errorf(greenmint.EINTERNAL, "the ledger store %s is damaged and cannot be opened: %s", path, firstLine(err.Error()))
+			return nil, greenmint.E(greenmint.EINTERNAL, "", pebbleError{err}, "the ledger store %s is damaged and cannot be opened", path)
 		}
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot open ledger %s: %s", dir, firstLine(err.Error()))
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", pebbleError{err}, "cannot open ledger %s", dir)
 	}
 	return db, nil
 }

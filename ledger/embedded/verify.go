@@ -32,10 +32,19 @@ type VerifyReport struct {
 type BadBlockError struct {
 	Number uint64
 	Reason string
+	Err    error // what the check met, if an error: Reason ends with it
 }
 
 // Error says which block is bad and why.
-func (e *BadBlockError) Error() string { return fmt.Sprintf("block %d: %s", e.Number, e.Reason) }
+func (e *BadBlockError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("block %d: %s: %v", e.Number, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("block %d: %s", e.Number, e.Reason)
+}
+
+// Unwrap returns the error the check met, if any.
+func (e *BadBlockError) Unwrap() error { return e.Err }
 
 // Verify checks the whole ledger in dir, opening it read-only and changing
 // nothing on disk: every record of the block file (framing and checksum),
@@ -69,6 +78,11 @@ func (l *Ledger) Verify(ctx context.Context) (rep *VerifyReport, err error) {
 
 func bad(n uint64, format string, args ...any) error {
 	return &greenmint.Error{Code: greenmint.EINTERNAL, Err: &BadBlockError{Number: n, Reason: fmt.Sprintf(format, args...)}}
+}
+
+// badCause is bad for a check that met the error cause, which it keeps.
+func badCause(n uint64, cause error, format string, args ...any) error {
+	return &greenmint.Error{Code: greenmint.EINTERNAL, Err: &BadBlockError{Number: n, Reason: fmt.Sprintf(format, args...), Err: cause}}
 }
 
 // expected is one entry the state store must hold, and the block that
@@ -108,12 +122,12 @@ func verifyChain(ctx context.Context, dir, path string, db *pebble.DB, live bool
 	)
 	scan, err := scanBlockFile(path, limit, func(n uint64, raw []byte, off int64) error {
 		if err := ctx.Err(); err != nil {
-			return greenmint.Errorf(greenmint.EUNAVAILABLE, "verification stopped: %v", err)
+			return greenmint.E(greenmint.EUNAVAILABLE, "", err, "verification stopped")
 		}
 		where := fmt.Sprintf("in the block file %s at offset %d", path, off)
 		b, err := decodeBlock(raw)
 		if err != nil {
-			return bad(n, "%s: does not decode: %v", where, err)
+			return badCause(n, err, "%s: does not decode", where)
 		}
 		again, err := greenmint.Canonical(b)
 		if err != nil || !bytes.Equal(again, raw) {
@@ -134,7 +148,7 @@ func verifyChain(ctx context.Context, dir, path string, db *pebble.DB, live bool
 				return bad(0, "%s: genesis block holds no channel config", where)
 			}
 			if verifier, err = newMSPVerifier(b.Data.Config.Orgs); err != nil {
-				return bad(0, "%s: channel config: %v", where, err)
+				return badCause(0, err, "%s: channel config", where)
 			}
 		} else if b.Data.Config != nil {
 			return bad(n, "%s: carries a channel config; only block 0 may", where)
@@ -142,7 +156,7 @@ func verifyChain(ctx context.Context, dir, path string, db *pebble.DB, live bool
 		for i, tx := range b.Data.Transactions {
 			p, err := verifyTx(verifier, &tx)
 			if err != nil {
-				return bad(n, "%s: transaction %d (%s): %v", where, i, tx.TxID, err)
+				return badCause(n, err, "%s: transaction %d (%s)", where, i, tx.TxID)
 			}
 			rep.Transactions++
 			if tx.Validation == TxValid {
@@ -169,7 +183,7 @@ func verifyChain(ctx context.Context, dir, path string, db *pebble.DB, live bool
 			}
 		}
 		if prevHash, err = b.Hash(); err != nil {
-			return bad(n, "%s: cannot hash header: %v", where, err)
+			return badCause(n, err, "%s: cannot hash header", where)
 		}
 		if n+1 == hs {
 			hashBefore = prevHash
@@ -185,7 +199,7 @@ func verifyChain(ctx context.Context, dir, path string, db *pebble.DB, live bool
 		if errors.As(err, &ge) {
 			return nil, err
 		}
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot read the block file %s: %v", path, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot read the block file %s", path)
 	}
 	if err := compareHeads(dir, v, scan, live); err != nil {
 		return nil, err
@@ -202,14 +216,14 @@ func verifyChain(ctx context.Context, dir, path string, db *pebble.DB, live bool
 	store := filepath.Join(dir, StoreDir)
 	it, err := snap.NewIter(nil)
 	if err != nil {
-		return nil, bad(0, "the state store %s cannot be read: %v", store, firstLine(err.Error()))
+		return nil, badCause(0, pebbleError{err}, "the state store %s cannot be read", store)
 	}
 	defer it.Close()
 	next := uint64(0) // the next block the state store must hold
 	lastKey := []byte(nil)
 	for ok := it.First(); ok; ok = it.Next() {
 		if err := ctx.Err(); err != nil {
-			return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "verification stopped: %v", err)
+			return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "verification stopped")
 		}
 		k, val := it.Key(), it.Value()
 		lastKey = append(lastKey[:0], k...)
@@ -253,7 +267,7 @@ func verifyChain(ctx context.Context, dir, path string, db *pebble.DB, live bool
 		delete(want, string(k))
 	}
 	if err := it.Error(); err != nil {
-		return nil, bad(min(next, hs-1), "the state store %s cannot be read after key %q: %s", store, lastKey, firstLine(err.Error()))
+		return nil, badCause(min(next, hs-1), pebbleError{err}, "the state store %s cannot be read after key %q", store, lastKey)
 	}
 	if next < hs {
 		return nil, bad(next, "missing from the state store %s", store)
@@ -300,7 +314,7 @@ func firstMissing(m map[string]expected) (string, expected, bool) {
 func verifyTx(v *mspVerifier, tx *Transaction) (*Proposal, error) {
 	var p Proposal
 	if err := json.Unmarshal(tx.Proposal, &p); err != nil {
-		return nil, fmt.Errorf("proposal does not decode: %v", err)
+		return nil, fmt.Errorf("proposal does not decode: %w", err)
 	}
 	if p.TxID != tx.TxID {
 		return nil, fmt.Errorf("proposal is for transaction %s", p.TxID)

@@ -1,6 +1,9 @@
 package fabric
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -65,6 +68,57 @@ func TestDisagreement(t *testing.T) {
 				if got := greenmint.ErrorCode(mapError("RegisterMeter", tc.err)); got != tc.mappedTo {
 					t.Fatalf("mapError code = %q, want %q", got, tc.mappedTo)
 				}
+			}
+		})
+	}
+}
+
+// TestMapError holds the reading of the gateway's errors: the contract's
+// code and message come back through greenmint.ParseError from whichever
+// message carries them, a cancelled or timed-out call keeps its context
+// error as the cause, and the gRPC error itself never leaves the adapter.
+func TestMapError(t *testing.T) {
+	detail := func(msg string) *gateway.ErrorDetail {
+		return &gateway.ErrorDetail{Address: "127.0.0.1:38050", MspId: "RegistryMSP", Message: msg}
+	}
+	tests := []struct {
+		name string
+		err  error
+		code string
+		msg  string  // the greenmint.Error's text after its code, when the contract produced it
+		is   []error // what errors.Is must find
+	}{
+		{"endorse, in a detail", gatewayError(t, codes.Aborted, "failed to endorse transaction, see attached details for more info",
+			detail("chaincode response 500, conflict: Bootstrap: the ledger is already bootstrapped")),
+			greenmint.ECONFLICT, "Bootstrap: the ledger is already bootstrapped", nil},
+		{"evaluate, in the status", gatewayError(t, codes.Unknown, "evaluate call to endorser returned error: chaincode response 500, not_found: GetBatch: no batch nope"),
+			greenmint.ENOTFOUND, "GetBatch: no batch nope", nil},
+		{"internal from the contract", gatewayError(t, codes.Aborted, "failed to endorse transaction, see attached details for more info",
+			detail("chaincode response 500, internal: Mint: chaincode panicked: x")), greenmint.EINTERNAL, "Mint: chaincode panicked: x", nil},
+		{"a code inside a word is not one", gatewayError(t, codes.Aborted, "failed to endorse transaction", detail("preconflict: x")), greenmint.EINTERNAL, "", nil},
+		{"cancelled", fmt.Errorf("endorse: %w", status.FromContextError(context.Canceled).Err()), greenmint.EUNAVAILABLE, "", []error{context.Canceled}},
+		{"timed out", gatewayError(t, codes.DeadlineExceeded, "endorsement timeout expired while collecting first endorsement"), greenmint.EUNAVAILABLE, "", []error{context.DeadlineExceeded}},
+		{"creator refused", gatewayError(t, codes.Aborted, "failed to endorse transaction, see attached details for more info",
+			detail("error validating proposal: access denied: channel [greenmint] creator org unknown, creator is malformed")), greenmint.EUNAUTHENTICATED, "", nil},
+		{"permission denied", gatewayError(t, codes.PermissionDenied, "no"), greenmint.EUNAUTHENTICATED, "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := mapError("F", tc.err)
+			var ge *greenmint.Error
+			if !errors.As(err, &ge) || ge.Code != tc.code {
+				t.Fatalf("mapError(%v) = %v, want code %q", tc.err, err, tc.code)
+			}
+			if tc.msg != "" && greenmint.ErrorMessage(err) != tc.msg {
+				t.Errorf("message = %q, want %q", greenmint.ErrorMessage(err), tc.msg)
+			}
+			for _, target := range tc.is {
+				if !errors.Is(err, target) {
+					t.Errorf("errors.Is(%v, %v) = false", err, target)
+				}
+			}
+			if _, ok := status.FromError(errors.Unwrap(err)); errors.Unwrap(err) != nil && ok && len(tc.is) == 0 {
+				t.Errorf("the gRPC error leaks out: %v", err)
 			}
 		})
 	}

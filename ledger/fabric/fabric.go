@@ -22,7 +22,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -52,7 +51,7 @@ type Connection struct {
 	Identities     string `json:"identities"`       // directory of the organisations' MSP folders (consortium layout)
 	EventsMSPID    string `json:"events_msp_id"`    // the identity that reads chaincode events
 	EventsUser     string `json:"events_user"`      //
-	ConflictRetry  int    `json:"conflict_retry"`   // resubmissions after an MVCC conflict (default 3)
+	ConflictRetry  int    `json:"conflict_retry"`   // resubmissions after an MVCC or phantom read conflict (default: greenmint.DefaultRetryPolicy's, 7)
 	TimeoutSeconds int    `json:"timeout_seconds"`  // per call (default 30)
 	LagWaitSeconds int    `json:"lag_wait_seconds"` // how long a write retries while an endorsing peer is behind (default 10)
 }
@@ -62,7 +61,7 @@ type Connection struct {
 func LoadConnection(path string) (*Connection, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.ENOTFOUND, "connection file %s: %v", path, err)
+		return nil, greenmint.E(greenmint.ENOTFOUND, "", err, "connection file %s", path)
 	}
 	var c Connection
 	if err := greenmint.DecodeStrict(raw, &c); err != nil {
@@ -84,7 +83,10 @@ func (c *Connection) check() error {
 		}
 	}
 	if c.ConflictRetry == 0 {
-		c.ConflictRetry = 3
+		c.ConflictRetry = greenmint.DefaultRetryPolicy().Attempts - 1
+	}
+	if c.ConflictRetry < 0 {
+		return greenmint.Errorf(greenmint.EINVALID, "connection file: conflict_retry is negative")
 	}
 	if c.EventsMSPID == "" {
 		c.EventsMSPID = c.MSPID
@@ -120,7 +122,7 @@ func Open(c Connection, events *greenmint.Identity) (*Ledger, error) {
 	}
 	pemBytes, err := os.ReadFile(c.TLSRootCert)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "TLS root certificate %s: %v", c.TLSRootCert, err)
+		return nil, greenmint.E(greenmint.EINVALID, "", err, "TLS root certificate %s", c.TLSRootCert)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pemBytes) {
@@ -132,7 +134,7 @@ func Open(c Connection, events *greenmint.Identity) (*Ledger, error) {
 	}
 	conn, err := grpc.NewClient(c.PeerEndpoint, grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, server)))
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "cannot reach %s: %v", c.PeerEndpoint, err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot reach %s", c.PeerEndpoint)
 	}
 	return &Ledger{cfg: c, conn: conn, events: events, gateways: map[[32]byte]*client.Gateway{}}, nil
 }
@@ -164,21 +166,21 @@ func (l *Ledger) gateway(id *greenmint.Identity) (*client.Gateway, error) {
 	}
 	cert, err := identity.CertificateFromPEM(id.Certificate)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "identity certificate: %v", err)
+		return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "identity certificate")
 	}
 	xid, err := identity.NewX509Identity(id.MSPID, cert)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "identity: %v", err)
+		return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "identity")
 	}
 	sign, err := identity.NewPrivateKeySign(id.Signer)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "identity key: %v", err)
+		return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "identity key")
 	}
 	t := time.Duration(l.cfg.TimeoutSeconds) * time.Second
 	g, err := client.Connect(xid, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(l.conn),
 		client.WithEvaluateTimeout(t), client.WithEndorseTimeout(t), client.WithSubmitTimeout(t), client.WithCommitStatusTimeout(2*t))
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "gateway: %v", err)
+		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "gateway")
 	}
 	l.gateways[key] = g
 	return g, nil
@@ -208,16 +210,36 @@ func (l *Ledger) contract(id *greenmint.Identity) (*client.Contract, error) {
 //
 // A transaction invalidated by an MVCC or phantom-read conflict changed
 // nothing either; every contract write re-checks all its rules when it runs
-// again, so it is resubmitted up to ConflictRetry times, with jitter. Other
-// invalidations, and conflicts that persist, are ECONFLICT.
+// again, so it is resubmitted as greenmint.DefaultRetryPolicy says (the
+// embedded adapter's policy too), with ConflictRetry resubmissions. A
+// conflict that persists is a retryable ECONFLICT that says the retries
+// ran out; other invalidations are ECONFLICT, not retryable.
 func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function string, args ...string) (*greenmint.TxResult, error) {
 	c, err := l.contract(id)
 	if err != nil {
 		return nil, err
 	}
+	policy := greenmint.DefaultRetryPolicy()
+	policy.Attempts = l.cfg.ConflictRetry + 1
+	var res *greenmint.TxResult
+	err = policy.Do(ctx, "fabric.Submit", func(int) error {
+		var err error
+		res, err = l.submitOnce(ctx, c, function, args)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// submitOnce proposes, orders and commits one transaction, proposing it
+// again while an endorsing peer lags. A transaction invalidated at commit
+// by an MVCC or phantom read conflict is a retryable ECONFLICT.
+func (l *Ledger) submitOnce(ctx context.Context, c *client.Contract, function string, args []string) (*greenmint.TxResult, error) {
 	var lagSince time.Time
 	lagWait := time.Duration(l.cfg.LagWaitSeconds) * time.Second
-	for attempt, lagAttempt := 0, 0; ; {
+	for lagAttempt := 0; ; {
 		result, commit, err := c.SubmitAsyncWithContext(ctx, function, client.WithArguments(args...))
 		if err != nil {
 			behind, ok := disagreement(err)
@@ -244,20 +266,10 @@ func (l *Ledger) Submit(ctx context.Context, id *greenmint.Identity, function st
 		if st.Successful {
 			return &greenmint.TxResult{TxID: st.TransactionID, BlockNumber: st.BlockNumber, Payload: result}, nil
 		}
-		retryable := st.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || st.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
-		if !retryable || attempt >= l.cfg.ConflictRetry {
-			return nil, greenmint.Errorf(greenmint.ECONFLICT, "%s: transaction %s invalidated at commit: %s", function, st.TransactionID, st.Code)
-		}
-		if err := pause(ctx, attempt); err != nil {
-			return nil, err
-		}
-		attempt++
+		conflict := greenmint.Errorf(greenmint.ECONFLICT, "%s: transaction %s invalidated at commit: %s", function, st.TransactionID, st.Code)
+		conflict.Retryable = st.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || st.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT
+		return nil, conflict
 	}
-}
-
-// pause waits a random few milliseconds, longer each attempt, before a retry.
-func pause(ctx context.Context, attempt int) error {
-	return sleep(ctx, time.Duration(1+rand.IntN(20*(attempt+1)))*time.Millisecond)
 }
 
 // backoff waits before the next proposal to a lagging peer: 10 ms, doubling
@@ -272,7 +284,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%v", ctx.Err())
+		return greenmint.E(greenmint.EUNAVAILABLE, "", ctx.Err(), "")
 	case <-t.C:
 		return nil
 	}
@@ -338,40 +350,85 @@ func disagreement(err error) (string, bool) {
 	return strings.Join(who, "; "), true
 }
 
-// codePattern finds a contract error ("code: Function: message") inside a
-// peer's or the gateway's message.
-var codePattern = regexp.MustCompile(`\b(invalid|not_found|conflict|unauthenticated|forbidden|unavailable|internal): (.*)$`)
-
-// mapError turns a gateway error into a greenmint.Error with the contract's
-// code when the contract produced it, EUNAUTHENTICATED when the peer
-// refused the caller, EUNAVAILABLE when the network could not be reached.
+// mapError turns a gateway error into a greenmint.Error: the contract's
+// own error, code and message, when the contract produced it (found by
+// contractError in the peers' error details or the status message); else
+// EUNAVAILABLE when the call was cancelled or timed out (keeping
+// context.Canceled or context.DeadlineExceeded as the cause) or the
+// network could not be reached, EUNAUTHENTICATED when a peer refused the
+// caller, EINTERNAL otherwise. The gRPC error itself is not kept: code
+// above the adapter never sees it; its text is in the message.
 func mapError(function string, err error) error {
-	var msgs []string
 	st, _ := status.FromError(err)
+	var details []string
 	for _, d := range st.Details() {
 		if d, ok := d.(*gateway.ErrorDetail); ok {
-			msgs = append(msgs, d.GetMessage())
+			details = append(details, d.GetMessage())
 		}
 	}
-	msgs = append(msgs, st.Message(), err.Error())
-	for _, m := range msgs {
-		for _, line := range strings.Split(m, "\n") {
-			if sm := codePattern.FindStringSubmatch(line); sm != nil {
-				return &greenmint.Error{Code: sm[1], Message: strings.TrimSuffix(sm[2], `"`)}
-			}
+	for _, m := range append(details, st.Message()) {
+		if e, ok := contractError(m); ok {
+			return e
 		}
 	}
-	all := strings.Join(msgs, " | ")
+	msg := strings.Join(append(details, st.Message()), " | ")
 	switch {
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		st.Code() == codes.Canceled || st.Code() == codes.DeadlineExceeded || st.Code() == codes.Unavailable ||
-		st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), noPeers):
-		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %s", function, st.Message())
-	case st.Code() == codes.PermissionDenied || strings.Contains(all, "access denied") || strings.Contains(all, "creator org unknown") ||
-		strings.Contains(all, "creator certificate is not valid"):
-		return greenmint.Errorf(greenmint.EUNAUTHENTICATED, "%s: the network refused the caller: %s", function, st.Message())
+	case errors.Is(err, context.Canceled) || st.Code() == codes.Canceled:
+		return greenmint.E(greenmint.EUNAVAILABLE, "fabric."+function, context.Canceled, "%s", msg)
+	case errors.Is(err, context.DeadlineExceeded) || st.Code() == codes.DeadlineExceeded:
+		return greenmint.E(greenmint.EUNAVAILABLE, "fabric."+function, context.DeadlineExceeded, "%s", msg)
+	case st.Code() == codes.Unavailable || st.Code() == codes.FailedPrecondition && strings.Contains(st.Message(), noPeers):
+		return greenmint.Errorf(greenmint.EUNAVAILABLE, "%s: %s", function, msg)
+	case st.Code() == codes.PermissionDenied || refusedCreator(details, st.Message()):
+		return greenmint.Errorf(greenmint.EUNAUTHENTICATED, "%s: the network refused the caller: %s", function, msg)
 	}
-	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "fabric." + function, Message: all}
+	return &greenmint.Error{Code: greenmint.EINTERNAL, Op: "fabric." + function, Message: msg}
+}
+
+// contractError finds the contract's error in a peer's or the gateway's
+// message: the chaincode's response message, which is (*greenmint.Error).Error's
+// text ("conflict: Bootstrap: …", chaincode.errorText), after what Fabric
+// puts in front of it ("chaincode response 500, ", "evaluate call to
+// endorser returned error: "). It reads the text at the start of a line or
+// after ", " or ": " with greenmint.ParseError, the first place that starts
+// with a code of greenmint.Codes.
+func contractError(msg string) (*greenmint.Error, bool) {
+	codes := greenmint.Codes()
+	for _, line := range strings.Split(msg, "\n") {
+		for rest := line; ; {
+			for _, c := range codes {
+				if strings.HasPrefix(rest, c+": ") {
+					return greenmint.ParseError(strings.TrimSuffix(rest, `"`)), true
+				}
+			}
+			i := strings.IndexAny(rest, ",:")
+			if i < 0 {
+				break
+			}
+			rest = rest[i+1:]
+			if !strings.HasPrefix(rest, " ") {
+				continue
+			}
+			rest = rest[1:]
+		}
+	}
+	return nil, false
+}
+
+// refusedCreator reports whether a peer refused the proposal's creator
+// (an organisation not on the channel, a certificate its CA did not issue
+// or that is not valid, an access policy). Fabric says so only in text: the
+// gateway passes the peer's error message on in an ErrorDetail, under the
+// same gRPC code as other endorsement failures (Aborted to Endorse,
+// FailedPrecondition to Evaluate), so these phrases of the peer's
+// (core/endorser, core/policy) are matched.
+func refusedCreator(details []string, message string) bool {
+	for _, m := range append(details, message) {
+		if strings.Contains(m, "access denied") || strings.Contains(m, "creator org unknown") || strings.Contains(m, "creator certificate is not valid") {
+			return true
+		}
+	}
+	return false
 }
 
 // Events delivers chaincode events from block fromBlock on, reading as the

@@ -202,6 +202,7 @@ func TestConnectionFile(t *testing.T) {
 		{"unknown field", `{"peer_endpoint":"x","tls_root_cert":"ca.pem","channel":"c","chaincode":"cc","pasword":"x"}`, greenmint.EINVALID},
 		{"malformed", `{"peer_endpoint":`, greenmint.EINVALID},
 		{"negative lag wait", `{"peer_endpoint":"x","tls_root_cert":"ca.pem","channel":"c","chaincode":"cc","lag_wait_seconds":-1}`, greenmint.EINVALID},
+		{"negative conflict retry", `{"peer_endpoint":"x","tls_root_cert":"ca.pem","channel":"c","chaincode":"cc","conflict_retry":-1}`, greenmint.EINVALID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,7 +214,7 @@ func TestConnectionFile(t *testing.T) {
 			if got := greenmint.ErrorCode(err); got != tc.code {
 				t.Fatalf("LoadConnection = %v, want code %q", err, tc.code)
 			}
-			if err == nil && (c.TLSRootCert != filepath.Join(dir, "ca.pem") || c.ConflictRetry != 3 || c.LagWaitSeconds != 10) {
+			if err == nil && (c.TLSRootCert != filepath.Join(dir, "ca.pem") || c.ConflictRetry != greenmint.DefaultRetryPolicy().Attempts-1 || c.LagWaitSeconds != 10) {
 				t.Fatalf("relative paths and defaults not applied: %+v", c)
 			}
 		})
