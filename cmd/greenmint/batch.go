@@ -41,7 +41,7 @@ func (m *Main) batchShowCommand() *cobra.Command {
 	var as, batchID string
 	cmd := &cobra.Command{
 		Use:   "show",
-		Short: "Show a batch, its attestation's totals and its history",
+		Short: "Show a batch (issued = tradable + escrowed + retired + cancelled), its attestation's totals and its history",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -54,9 +54,20 @@ func (m *Main) batchShowCommand() *cobra.Command {
 			if err := greenmint.EvaluateJSON(ctx, w.Ledger, id, greenmint.QueryBatchHistory, greenmint.IDQuery{ID: batchID}, &hist); err != nil {
 				return err
 			}
-			human := fmt.Sprintf("%s %s site %s %s–%s: issued %d = tradable %d + escrowed %d + retired %d + cancelled %d; %d changes",
-				b.ID, b.Instrument, b.SiteID, b.PeriodStart, b.PeriodEnd, b.Issued, b.Tradable, b.Escrowed, b.Retired, b.Cancelled, len(hist))
-			return m.emit(map[string]any{"batch": b, "history": hist}, human)
+			var rec greenmint.AttestationRecord
+			if err := greenmint.EvaluateJSON(ctx, w.Ledger, id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: b.AttestationID}, &rec); err != nil {
+				return fmt.Errorf("the attestation of batch %s: %w", b.ID, err)
+			}
+			a := rec.Attestation.Attestation
+			totals := batchAttestation{ID: rec.ID, Totals: a.Totals, Quantity: a.Quantity, Hours: len(a.Hours), Gaps: a.Gaps, Signatures: len(rec.Attestation.Signatures)}
+			if totals.Gaps == nil {
+				totals.Gaps = []string{}
+			}
+			human := fmt.Sprintf("%s %s site %s %s–%s: issued %d = tradable %d + escrowed %d + retired %d + cancelled %d; %d changes\n"+
+				"attestation %s: %d hours (%d left out for missing readings), consumption %d Wh, supply %d Wh, matched %d Wh; quantity %d; %d signatures (greenmint attestation show --batch %s)",
+				b.ID, b.Instrument, b.SiteID, b.PeriodStart, b.PeriodEnd, b.Issued, b.Tradable, b.Escrowed, b.Retired, b.Cancelled, len(hist),
+				rec.ID, len(a.Hours), len(a.Gaps), a.Totals.ConsumptionWh, a.Totals.SupplyWh, a.Totals.MatchedWh, a.Quantity, totals.Signatures, b.ID)
+			return m.emit(map[string]any{"batch": b, "attestation": totals, "history": hist}, human)
 		},
 	}
 	ws.bind(cmd, true, false)
@@ -64,6 +75,16 @@ func (m *Main) batchShowCommand() *cobra.Command {
 	cmd.Flags().StringVar(&as, "as", consortium.AuditorMSP+":auditor", "who reads (MSP:user)")
 	_ = cmd.MarkFlagRequired("id")
 	return cmd
+}
+
+// batchAttestation is what `batch show` prints of a batch's attestation.
+type batchAttestation struct {
+	ID         string           `json:"id"`
+	Totals     greenmint.Totals `json:"totals"`
+	Quantity   int64            `json:"quantity"`
+	Hours      int              `json:"hours"`
+	Gaps       []string         `json:"gaps"`
+	Signatures int              `json:"signatures"`
 }
 
 func (m *Main) batchProofCommand() *cobra.Command {

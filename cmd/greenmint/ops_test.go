@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/refdata"
 )
 
@@ -117,19 +118,51 @@ func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...
 	mustRun("readings", "import", "--dir", dir, "--file", filepath.Join(dir, "pv.signed.csv"))
 
 	var res struct {
-		BatchID  string `json:"batch_id"`
-		Quantity int64  `json:"quantity"`
+		BatchID       string   `json:"batch_id"`
+		AttestationID string   `json:"attestation_id"`
+		Quantity      int64    `json:"quantity"`
+		Gaps          []string `json:"gaps"`
 	}
 	out = mustRun("attestation", "create", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z", "--instrument", "EAC", "--json")
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("attest output %q: %v", out, err)
 	}
 	// Hour 23:00 lost its consumption reading: a gap; PV is 0 then anyway.
-	if res.BatchID != "EAC-ES-SITE0007-20230601-0001" || res.Quantity != matched {
-		t.Fatalf("minted %+v, want %d Wh", res, matched)
+	if res.BatchID != "EAC-ES-SITE0007-20230601-0001" || res.Quantity != matched || strings.Join(res.Gaps, ",") != "2023-06-01T23:00:00Z" {
+		t.Fatalf("minted %+v, want %d Wh and the gap at 23:00", res, matched)
 	}
-	if out := mustRun("batch", "show", "--dir", dir, "--id", res.BatchID); !strings.Contains(out, fmt.Sprintf("issued %d", matched)) {
-		t.Fatalf("batch-show: %s", out)
+	if out := mustRun("batch", "show", "--dir", dir, "--id", res.BatchID); !strings.Contains(out, fmt.Sprintf("issued %d", matched)) ||
+		!strings.Contains(out, fmt.Sprintf("23 hours (1 left out for missing readings), consumption %d Wh", 23*3_000_000)) || !strings.Contains(out, fmt.Sprintf("matched %d Wh", matched)) {
+		t.Fatalf("batch show prints no totals: %s", out)
+	}
+	var shown attestationView
+	out = mustRun("attestation", "show", "--dir", dir, "--batch", res.BatchID, "--json")
+	if err := json.Unmarshal([]byte(out), &shown); err != nil {
+		t.Fatalf("attestation show --json: %v\n%s", err, out)
+	}
+	a := shown.Attestation
+	if shown.ID != res.AttestationID || shown.Source != "ledger" || shown.Status != "minted" || shown.BatchID != res.BatchID || len(a.Hours) != 23 ||
+		strings.Join(a.Gaps, ",") != "2023-06-01T23:00:00Z" || a.Totals.MatchedWh != matched || a.Totals.ConsumptionWh != 23*3_000_000 || len(shown.Signatures) != 2 || a.Factors.GridRegion != "ES" {
+		t.Fatalf("attestation show --json = %+v", shown)
+	}
+	out = mustRun("attestation", "show", "--dir", dir, "--id", res.AttestationID)
+	for _, want := range []string{"status       minted: batch " + res.BatchID, "gaps         1 hour(s) left out for missing readings: 2023-06-01T23:00:00Z",
+		fmt.Sprintf("matched %d Wh", matched), "signatures   oracle-a ", "oracle-b ", "2023-06-01T12:00:00Z", "S7-PV solar_pv_utility", "grid region ES: intermittent"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("attestation show lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--id", "0000"}, "not_found"},
+		{[]string{"--id", res.AttestationID, "--batch", res.BatchID}, "invalid"},
+		{nil, "invalid"},
+	} {
+		if _, err := run(t, append(append([]string{"attestation", "show", "--dir", dir}, bad.args...), ledger...)...); greenmint.ErrorCode(err) != bad.want {
+			t.Errorf("attestation show %v = %v, want %s", bad.args, err, bad.want)
+		}
 	}
 	if out := mustRun("batch", "proof", "--dir", dir, "--batch", res.BatchID, "--meter", "S7-PV", "--seq", "13"); !strings.Contains(out, "(verified)") {
 		t.Fatalf("proof: %s", out)
