@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/greenmint/greenmint/ledger/embedded"
+	"github.com/greenmint/greenmint/migrations"
+	"github.com/greenmint/greenmint/workspace"
 )
 
 func run(t *testing.T, args ...string) (string, error) {
@@ -19,51 +23,100 @@ func run(t *testing.T, args ...string) (string, error) {
 	return out.String() + errOut.String(), err
 }
 
+// TestDemoThenVerify runs the demo, then checks `ledger verify` against
+// what the ledger itself holds (its height, its blocks' transactions and
+// their events), not against counts written down here; then damages one
+// block in the block file, as a disk or an editor would, and verify must
+// name that block.
 func TestDemoThenVerify(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "net")
-	out, err := run(t, "demo", "--dir", dir)
-	if err != nil {
-		t.Fatalf("demo: %v\n%s", err, out)
+	code, out, errOut := runExit(t, "demo", "--dir", dir, "--json")
+	var d demoResult
+	if code != 0 || json.Unmarshal([]byte(out), &d) != nil || d.Story == nil || d.Verify == nil {
+		t.Fatalf("demo: %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{
-		"mints batch CO2E-ES-SITE0042-20230601-0001: 42116006 units",
-		"issued 42.116006 tCO2e = tradable 31.587005 tCO2e + escrowed 0.000000 tCO2e + retired 10.529001 tCO2e + cancelled 0.000000 tCO2e",
-		"Ledger verified: 22 blocks", // 6 of them the bootstrap's admissions (R11)
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out)
-		}
+	// The story's arithmetic: a week of the Almería profile against the load.
+	b := d.Story.Batch
+	if d.Story.BatchID != "CO2E-ES-SITE0042-20230601-0001" || d.Story.Quantity != 42_116_006 || b.Issued != d.Story.Quantity ||
+		b.Issued != b.Tradable+b.Escrowed+b.Retired+b.Cancelled || b.Retired != d.Story.Quantity/2/2 {
+		t.Errorf("the story minted %+v", d.Story)
 	}
-	out, err = run(t, "ledger", "verify", "--dir", dir)
-	if err != nil || !strings.HasPrefix(out, "ok: 22 blocks") {
-		t.Fatalf("verify = %q, %v", out, err)
-	}
-	if out, err := run(t, "demo", "--dir", dir); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Fatalf("demo into a used directory = %v\n%s", err, out)
+	if code, _, errOut := runExit(t, "demo", "--dir", dir); code != 4 || !strings.Contains(errOut, "not empty") {
+		t.Fatalf("demo into a used directory: exit %d, %s", code, errOut)
 	}
 
-	// Damage block 9 behind the ledger's back: verify must name it.
-	db, err := pebble.Open(filepath.Join(dir, "ledger", embedded.StoreDir), &pebble.Options{})
+	// What the ledger holds, read through its own API.
+	w, err := workspace.Open(workspace.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, 9)
-	key[0] = 'b' // blocks live under 'b' ‖ number
-	binary.BigEndian.PutUint64(key[1:], 9)
-	raw, closer, err := db.Get(key)
+	l := w.Ledger.(*embedded.Ledger)
+	height := l.Height()
+	var txs, valid, events uint64
+	for n := uint64(0); n < height; n++ {
+		blk, err := l.Block(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tx := range blk.Data.Transactions {
+			txs++
+			if tx.Validation == embedded.TxValid {
+				valid++
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ch, err := l.Events(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	edited := bytes.Replace(raw, []byte(`"VALID"`), []byte(`"MVCC_READ_CONFLICT"`), 1)
-	closer.Close()
-	err = db.Set(key, edited, pebble.Sync)
-	db.Close()
+	for ev := range ch {
+		events++
+		if ev.BlockNumber == height-1 {
+			break
+		}
+	}
+	cancel()
+	w.Close()
+	want := verifyJSON{Blocks: height, Transactions: txs, Valid: valid, StateKeys: d.Verify.StateKeys, LastHash: d.Verify.LastHash}
+	if *d.Verify != want || valid != events || valid < 15 {
+		t.Fatalf("the demo's verification %+v; the ledger holds %+v with %d events (every valid transaction has one, R7)", *d.Verify, want, events)
+	}
+	code, out, errOut = runExit(t, "ledger", "verify", "--dir", dir, "--json")
+	var v verifyJSON
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v != *d.Verify {
+		t.Fatalf("ledger verify = %d %s %s; want %+v", code, out, errOut, *d.Verify)
+	}
+
+	// Damage one block in the block file: one byte of its JSON, as the
+	// file's documented layout places it.
+	damaged := height / 2
+	path := filepath.Join(dir, "ledger", embedded.BlockFileName)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = run(t, "ledger", "verify", "--dir", dir)
-	if err == nil || !strings.Contains(err.Error(), "block 9") {
-		t.Fatalf("verify of a damaged ledger = %v, want it to name block 9", err)
+	const header, head, tail = 16, 12, 32 // magic; number ‖ length; SHA-256
+	off := header
+	for off+head <= len(raw) {
+		n, size := binary.BigEndian.Uint64(raw[off:]), int(binary.BigEndian.Uint32(raw[off+8:]))
+		if n == damaged {
+			i := bytes.Index(raw[off+head:off+head+size], []byte(`"VALID"`))
+			if i < 0 {
+				t.Fatalf("block %d holds no valid transaction", n)
+			}
+			raw[off+head+i+1] = 'X' // "XALID"
+			break
+		}
+		off += head + size + tail
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runExit(t, "ledger", "verify", "--dir", dir, "--json")
+	var e cliError
+	if code == 0 || json.Unmarshal([]byte(errOut), &e) != nil || !strings.Contains(e.Error.Message, fmt.Sprintf("block %d", damaged)) || out != "" {
+		t.Fatalf("verify of a damaged block file = exit %d, %s%s; want an error naming block %d", code, out, errOut, damaged)
 	}
 }
 
@@ -95,20 +148,21 @@ func TestBadInvocations(t *testing.T) {
 // version that does not exist is an error.
 func TestMigrateCommand(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "oracle.db")
+	latest := migrations.Latest()
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "--db", db}, "sqlite database at schema version 7"},
+		{[]string{"migrate", "--db", db}, fmt.Sprintf("sqlite database at schema version %d", latest)},
 		{[]string{"migrate", "--db", db, "--to", "3", "--json"}, `"version": 3`},
-		{[]string{"migrate", "--db", db, "--to", "7"}, "schema version 7"},
+		{[]string{"migrate", "--db", db, "--to", fmt.Sprint(latest)}, fmt.Sprintf("schema version %d", latest)},
 	} {
 		out, err := run(t, c.args...)
 		if err != nil || !strings.Contains(out, c.want) {
 			t.Fatalf("%v = %q, %v; want %q", c.args, out, err, c.want)
 		}
 	}
-	if out, err := run(t, "migrate", "--db", db, "--to", "8"); err == nil || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("--to 8 = %q, %v", out, err)
+	if out, err := run(t, "migrate", "--db", db, "--to", fmt.Sprint(latest+1)); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("--to %d = %q, %v", latest+1, out, err)
 	}
 }

@@ -80,7 +80,7 @@ func TestRegistrationApplyIsRerunnable(t *testing.T) {
 
 	// A second site, registered but not approved, then approved by a rerun.
 	site8 := `{"site_id":"SITE0008","name":"Níjar","country":"ES","grid_region":"ES","capacity_w":2000000}`
-	if code, es, errOut := apply(`{"sites":[`+site8+`],"meters":[]}`); code != 0 || outcomes(es) != "SITE0008:registered:pending" {
+	if code, es, errOut := apply(`{"sites":[` + site8 + `],"meters":[]}`); code != 0 || outcomes(es) != "SITE0008:registered:pending" {
 		t.Fatalf("unapproved: %d %s %s", code, outcomes(es), errOut)
 	}
 	if code, es, errOut := apply(`{"sites":[`+site8+`],"meters":[]}`, approve...); code != 0 || outcomes(es) != "SITE0008:unchanged:approved" || !es[0].Approved {
@@ -110,7 +110,7 @@ func TestRegistrationApplyIsRerunnable(t *testing.T) {
 	if code, es, errOut := apply(`{"sites":[`+renamed+`],"meters":[]}`, "--amend"); code != 0 || outcomes(es) != "SITE0009:amended:pending" {
 		t.Fatalf("--amend of a pending site: %d %s %s", code, outcomes(es), errOut)
 	}
-	if code, es, _ := apply(`{"sites":[`+renamed+`],"meters":[]}`); code != 0 || outcomes(es) != "SITE0009:unchanged:pending" {
+	if code, es, _ := apply(`{"sites":[` + renamed + `],"meters":[]}`); code != 0 || outcomes(es) != "SITE0009:unchanged:pending" {
 		t.Fatalf("after --amend: %d %s", code, outcomes(es))
 	}
 	if code, es, _ := apply(`{"sites":[`+strings.Replace(site, "Tabernas", "Other", 1)+`],"meters":[]}`, "--amend"); code != 4 || outcomes(es) != "SITE0007:differs:approved" {

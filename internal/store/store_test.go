@@ -8,6 +8,7 @@ import (
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
+	"github.com/greenmint/greenmint/migrations"
 	"github.com/greenmint/greenmint/oracle"
 )
 
@@ -77,8 +78,8 @@ func TestStore(t *testing.T) {
 			if n, _ := db.CountReadings(ctx); n != 1201 {
 				t.Fatalf("%d readings after a failed batch, want 1201", n)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 7 {
-				t.Fatalf("migrating again = %d, %v", v, err)
+			if v, err := db.Migrate(ctx); err != nil || v != migrations.Latest() {
+				t.Fatalf("migrating again = %d, %v, want %d", v, err, migrations.Latest())
 			}
 		})
 	}
@@ -105,8 +106,8 @@ func TestMigrateDownAndUp(t *testing.T) {
 			if v, err := db.MigrateTo(ctx, 99); greenmint.ErrorCode(err) != greenmint.EINVALID || v != 0 {
 				t.Fatalf("to 99 = %d, %v, want invalid", v, err)
 			}
-			if v, err := db.Migrate(ctx); err != nil || v != 7 {
-				t.Fatalf("up again = %d, %v", v, err)
+			if v, err := db.Migrate(ctx); err != nil || v != migrations.Latest() {
+				t.Fatalf("up again = %d, %v, want %d", v, err, migrations.Latest())
 			}
 			got, err := db.Readings(ctx, []string{"M1", "M2"}, t0, t0.Add(time.Hour))
 			if err != nil || len(got) != 3 || !oracle.Identical(got[1], rs[2]) || got[2].MeterID != "M2" {
