@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/refdata"
+	"github.com/greenmint/greenmint/workspace"
 )
 
 // TestOperatorFlow runs the operator CLI as an operator would: a workspace,
@@ -169,5 +172,53 @@ func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...
 	}
 	if _, err := run(t, append([]string{"attestation", "create", "--dir", dir, "--site", "SITE0007", "--from", "2023-06-01T00:00:00Z", "--to", "2023-06-02T00:00:00Z"}, ledger...)...); err == nil {
 		t.Fatal("attesting the same hours again minted")
+	}
+}
+
+// An attestation the ledger does not hold (signed, not yet submitted) is
+// shown from the oracle's database, with its status.
+func TestAttestationShowFromTheOracle(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "ws")
+	if out, err := run(t, "init", "--dir", dir); err != nil {
+		t.Fatalf("init: %v\n%s", err, out)
+	}
+	w, err := workspace.Open(workspace.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := greenminttest.NewEnv(w.Ledger, w.Consortium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	site, err := e.RegisterSite(ctx, e.Miner, "SITE0042")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa, err := e.Attest(site, greenmint.EAC, greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 24}, greenminttest.OracleAID, greenminttest.OracleBID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := sa.Attestation.ID()
+	db, err := w.Config.OpenStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.SaveAttestation(ctx, id, sa, time.Now())
+	db.Close()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "attestation", "show", "--dir", dir, "--id", id, "--json")
+	var v attestationView
+	if err != nil || json.Unmarshal([]byte(out), &v) != nil {
+		t.Fatalf("attestation show: %v\n%s", err, out)
+	}
+	if v.Source != "oracle" || v.Status != "signed" || v.BatchID != "" || len(v.Attestation.Hours) != 24 || v.Attestation.Totals != sa.Attestation.Totals || len(v.Signatures) != 2 {
+		t.Fatalf("attestation show of a stored attestation = %+v", v)
 	}
 }
