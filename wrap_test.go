@@ -22,17 +22,6 @@ import (
 // checked are fmt.Errorf and those declared in this module.
 const modulePath = "github.com/greenmint/greenmint"
 
-// unconverted lists the packages whose error wrapping is still being
-// converted to greenmint.E (issue 9, item 3); the check skips them. The
-// list only shrinks.
-var unconverted = map[string]bool{
-	modulePath + "/oracle":        true,
-	modulePath + "/chaincode":     true,
-	modulePath + "/cmd/greenmint": true,
-	modulePath + "/demo":          true,
-	modulePath + "/consortium":    true,
-}
-
 // TestErrorsKeepTheirCause fails where an error value is formatted into an
 // error's text instead of kept as its cause: an argument of type error (or
 // its Error() string) given to fmt.Errorf with another verb than %w, or
@@ -47,9 +36,6 @@ func TestErrorsKeepTheirCause(t *testing.T) {
 	var checked int
 	var found []string
 	for _, p := range pkgs {
-		if unconverted[p.PkgPath] {
-			continue
-		}
 		checked++
 		found = append(found, flattenedErrors(p)...)
 	}

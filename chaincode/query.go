@@ -103,7 +103,7 @@ func (t *txn) holdingsByOwner(a archive, q *greenmint.PageQuery) (any, error) {
 	}
 	it, meta, err := a.GetStateByPartialCompositeKeyWithPagination(kindHolding, []string{q.Owner}, n, q.Bookmark)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "holdings query: %v", err)
+		return nil, greenmint.E(greenmint.EINVALID, "", err, "holdings query")
 	}
 	defer it.Close()
 	page := greenmint.HoldingsPage{Holdings: []greenmint.Holding{}, Bookmark: meta.GetBookmark()}
@@ -136,7 +136,7 @@ func (t *txn) batchHolders(a archive, q *greenmint.PageQuery) (any, error) {
 	}
 	it, meta, err := a.GetStateByPartialCompositeKeyWithPagination(kindHolder, []string{q.BatchID}, n, q.Bookmark)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "holders query: %v", err)
+		return nil, greenmint.E(greenmint.EINVALID, "", err, "holders query")
 	}
 	defer it.Close()
 	page := greenmint.HoldingsPage{Holdings: []greenmint.Holding{}, Bookmark: meta.GetBookmark()}

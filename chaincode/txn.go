@@ -84,7 +84,7 @@ func newTxn(ctx contractapi.TransactionContextInterface) (*txn, error) {
 	}
 	msp, err := cid.GetMSPID()
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "cannot read the caller's MSP ID: %v", err)
+		return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "cannot read the caller's MSP ID")
 	}
 	cert, err := cid.GetX509Certificate()
 	if err != nil || cert == nil {
@@ -92,7 +92,7 @@ func newTxn(ctx contractapi.TransactionContextInterface) (*txn, error) {
 	}
 	role, _, err := cid.GetAttributeValue(greenmint.RoleAttribute)
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "cannot read the caller's role: %v", err)
+		return nil, greenmint.E(greenmint.EUNAUTHENTICATED, "", err, "cannot read the caller's role")
 	}
 	return &txn{
 		st:      stub,
@@ -106,7 +106,7 @@ func newTxn(ctx contractapi.TransactionContextInterface) (*txn, error) {
 func key(kind string, attrs ...string) (string, error) {
 	k, err := shim.CreateCompositeKey(kind, attrs)
 	if err != nil {
-		return "", greenmint.Errorf(greenmint.EINVALID, "bad key part: %v", err)
+		return "", greenmint.E(greenmint.EINVALID, "", err, "bad key part")
 	}
 	return k, nil
 }

@@ -21,7 +21,7 @@ func readTable(r io.Reader, header string) ([][]string, error) {
 	cr := csv.NewReader(r)
 	rows, err := cr.ReadAll()
 	if err != nil {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "CSV: %v", err)
+		return nil, greenmint.E(greenmint.EINVALID, "", err, "CSV")
 	}
 	if len(rows) == 0 || strings.Join(rows[0], ",") != header {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "the CSV header must be %q", header)
@@ -32,7 +32,7 @@ func readTable(r io.Reader, header string) ([][]string, error) {
 func gPerMWh(line int, s string) (int64, error) {
 	v, err := refdata.ParseDecimal(s, 3)
 	if err != nil {
-		return 0, greenmint.Errorf(greenmint.EINVALID, "line %d: %v", line, err)
+		return 0, greenmint.E(greenmint.EINVALID, "", err, "line %d", line)
 	}
 	return v, nil
 }

@@ -63,7 +63,7 @@ func ParseJSON(data []byte) ([]Parsed, error) {
 	switch trimmed[0] {
 	case '[':
 		if err := json.Unmarshal(trimmed, &elems); err != nil {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "malformed JSON array: %v", err)
+			return nil, greenmint.E(greenmint.EINVALID, "", err, "malformed JSON array")
 		}
 	case '{':
 		// Fast path: a well-formed batch decodes in one pass.
@@ -115,7 +115,7 @@ func ParseCSV(r io.Reader) ([]Parsed, error) {
 	for {
 		text, rerr := br.ReadString('\n')
 		if rerr != nil && !errors.Is(rerr, io.EOF) {
-			return nil, greenmint.Errorf(greenmint.EINVALID, "CSV: %v", rerr)
+			return nil, greenmint.E(greenmint.EINVALID, "", rerr, "CSV")
 		}
 		if text != "" {
 			line++
@@ -129,7 +129,7 @@ func ParseCSV(r io.Reader) ([]Parsed, error) {
 		case !header:
 			head, err := splitCSVLine(text)
 			if err != nil {
-				return nil, greenmint.Errorf(greenmint.EINVALID, "CSV header on line %d: %v", line, err)
+				return nil, greenmint.E(greenmint.EINVALID, "", err, "CSV header on line %d", line)
 			}
 			if strings.Join(head, ",") != CSVHeader {
 				return nil, greenmint.Errorf(greenmint.EINVALID, "CSV header is %q, want %q", strings.Join(head, ","), CSVHeader)
@@ -138,7 +138,7 @@ func ParseCSV(r io.Reader) ([]Parsed, error) {
 		default:
 			p := Parsed{Line: line}
 			if rec, err := splitCSVLine(text); err != nil {
-				p.Err = greenmint.Errorf(greenmint.EINVALID, "line %d: %v", line, err)
+				p.Err = greenmint.E(greenmint.EINVALID, "", err, "line %d", line)
 			} else {
 				p.Reading, p.Err = readingFromCSV(rec)
 			}

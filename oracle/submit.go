@@ -158,8 +158,10 @@ func (s *Submitter) cosign(ctx context.Context, req AttestRequest, a *greenmint.
 
 // submit sends a stored attestation to the ledger under its idempotency
 // key and records the batch. A refusal for good (invalid, forbidden, or a
-// conflict other than being minted already) is recorded too, so that the
-// attestation is not submitted again; any other error leaves it to Resume.
+// conflict other than being minted already that is not retryable) is
+// recorded too, so that the attestation is not submitted again; any other
+// error, a retryable conflict among them (greenmint.IsRetryable: the
+// ledger's retries ran out), leaves it to Resume.
 func (s *Submitter) submit(ctx context.Context, id string, sa *greenmint.SignedAttestation) (*greenmint.MintResult, error) {
 	var res greenmint.MintResult
 	l := withDeadline(s.Ledger, s.LedgerTimeout)
@@ -172,6 +174,11 @@ func (s *Submitter) submit(ctx context.Context, id string, sa *greenmint.SignedA
 			// Minted already, by another oracle's submission of the same
 			// attestation: its batch is ours.
 			res = greenmint.MintResult{BatchID: rec.BatchID, AttestationID: id, Quantity: sa.Attestation.Quantity}
+		case greenmint.IsRetryable(err):
+			// A conflict at commit that the ledger's retries did not get
+			// past (greenmint.ErrRetriesExhausted): nothing was minted and
+			// nothing was refused; Resume or the next run submits it again.
+			return nil, fmt.Errorf("oracle.submit: attestation %s: %w", id, err)
 		case code == greenmint.ECONFLICT || code == greenmint.EINVALID || code == greenmint.EFORBIDDEN:
 			if merr := s.Store.MarkRefused(ctx, id, err.Error(), s.now()); merr != nil {
 				return nil, errors.Join(err, merr)
