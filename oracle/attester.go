@@ -3,6 +3,7 @@ package oracle
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/greenmint/greenmint"
@@ -61,6 +62,9 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 	var site greenmint.Site
 	if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QueryGetSite, greenmint.IDQuery{ID: req.SiteID}, &site); err != nil {
 		return nil, nil, fmt.Errorf("oracle.Build: %w", err)
+	}
+	if err := a.checkUnclaimed(ctx, l, req); err != nil {
+		return nil, nil, err
 	}
 	var meters []greenmint.Meter
 	if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QuerySiteMeters, greenmint.IDQuery{ID: req.SiteID}, &meters); err != nil {
@@ -134,6 +138,7 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 	for _, m := range cons {
 		in.ConsumptionMeters = append(in.ConsumptionMeters, m.ID)
 	}
+	var spent []string // hours whose generation earlier batches took whole
 	for t := req.From; t.Before(req.To); t = t.Add(time.Hour) {
 		h := HourInput{Start: t, Complete: true, GridState: req.GridStates[t]}
 		for _, m := range cons {
@@ -154,6 +159,9 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 				generated = prior.GeneratedWh
 			}
 			avail := generated - taken[k].AllocatedWh
+			if generated > 0 && avail <= 0 {
+				spent = append(spent, fmt.Sprintf("%s %s", m.ID, greenmint.FormatTime(t)))
+			}
 			if generated == 0 || avail <= 0 {
 				continue
 			}
@@ -165,7 +173,62 @@ func (a *Attester) Build(ctx context.Context, req AttestRequest) (*greenmint.Att
 	if err != nil {
 		return nil, nil, err
 	}
+	if att.Totals.MatchedWh == 0 && len(spent) > 0 {
+		return nil, nil, greenmint.Errorf(greenmint.ECONFLICT,
+			"site %s matches no renewable supply from %s to %s: the generation of %d meter-hours is already allocated in full to earlier batches (R1): %s",
+			site.ID, greenmint.FormatTime(req.From), greenmint.FormatTime(req.To), len(spent), abbreviate(spent, 12))
+	}
 	return att, readings, nil
+}
+
+// checkUnclaimed refuses, before anything is built or signed, a period
+// whose site-hours already back a batch (R1): the ledger would refuse the
+// attestation, so the oracle says which hours and batches instead of
+// signing it. A withdrawn batch's hours are free again.
+func (a *Attester) checkUnclaimed(ctx context.Context, l greenmint.Ledger, req AttestRequest) error {
+	var batches []greenmint.Batch
+	q := greenmint.ClaimsQuery{SiteID: req.SiteID, From: greenmint.FormatTime(req.From), To: greenmint.FormatTime(req.To)}
+	if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QueryClaimsBySite, q, &batches); err != nil {
+		return fmt.Errorf("oracle.Build: %w", err)
+	}
+	var claims []string
+	for _, b := range batches {
+		if b.Status == greenmint.BatchWithdrawn {
+			continue
+		}
+		var rec greenmint.AttestationRecord
+		if err := greenmint.EvaluateJSON(ctx, l, a.ID, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: b.AttestationID}, &rec); err != nil {
+			return fmt.Errorf("oracle.Build: batch %s: %w", b.ID, err)
+		}
+		var first, last time.Time
+		n := 0
+		for _, h := range rec.Attestation.Attestation.Hours {
+			t, err := greenmint.ParseHour(h.Start)
+			if err != nil || t.Before(req.From) || !t.Before(req.To) {
+				continue
+			}
+			if n == 0 {
+				first = t
+			}
+			last, n = t, n+1
+		}
+		if n > 0 {
+			claims = append(claims, fmt.Sprintf("%d hours from %s to %s back batch %s", n, greenmint.FormatTime(first), greenmint.FormatTime(last.Add(time.Hour)), b.ID))
+		}
+	}
+	if len(claims) > 0 {
+		return greenmint.Errorf(greenmint.ECONFLICT, "site %s: %s (R1: a site-hour backs at most one batch); attest hours no batch holds yet",
+			req.SiteID, strings.Join(claims, "; "))
+	}
+	return nil
+}
+
+// abbreviate joins at most n items, saying how many more there are.
+func abbreviate(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
 }
 
 func (a *Attester) now() time.Time {

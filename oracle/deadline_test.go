@@ -233,3 +233,50 @@ func TestSchedulerSubmitsAgainWhatTimedOut(t *testing.T) {
 		t.Fatalf("third run = %+v, want nothing left to do", third)
 	}
 }
+
+// Hours that already back a batch are refused before anything is signed
+// or stored, naming the batch and the hours (issue 9, item 11). Before,
+// the oracle signed, stored and submitted the attestation, and the ledger
+// refused it (R1).
+func TestClaimedHoursRefusedBeforeSigning(t *testing.T) {
+	ctx := context.Background()
+	n := greenminttest.NewNetwork(t)
+	e, l, db := n.Env, n.Ledger, n.DB
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
+	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
+		t.Fatalf("ingest: %+v %v", s, err)
+	}
+	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
+	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: l, ID: e.OracleA,
+		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{peerB}}
+	pin := greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}
+	day := greenminttest.DemoWeek.Start
+	res, err := sub.Attest(ctx, oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.EAC, From: day, To: day.Add(24 * time.Hour), Dataset: pin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := db.Attestations(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sub.Attest(ctx, oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.CO2E, From: day.Add(12 * time.Hour), To: day.Add(36 * time.Hour), Dataset: pin})
+	want := "12 hours from " + greenmint.FormatTime(day.Add(12*time.Hour)) + " to " + greenmint.FormatTime(day.Add(24*time.Hour)) + " back batch " + res.BatchID
+	if greenmint.ErrorCode(err) != greenmint.ECONFLICT || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Attest of half-claimed hours = %v, want conflict saying %q", err, want)
+	}
+	after, err := db.Attestations(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("stored attestations %d -> %d: the refused period was signed and stored", len(before), len(after))
+	}
+	// The unclaimed day after is attested as usual.
+	if _, err := sub.Attest(ctx, oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.CO2E, From: day.Add(24 * time.Hour), To: day.Add(48 * time.Hour), Dataset: pin}); err != nil {
+		t.Fatalf("Attest of the next day = %v", err)
+	}
+}

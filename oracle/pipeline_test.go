@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,13 +94,11 @@ func TestReadingsToMint(t *testing.T) {
 	if greenmint.VerifyMerkleProof(badLeaf, proof, r32) {
 		t.Fatal("a tampered reading proves")
 	}
-	// After the mint, the ledger reports the PV hours as taken: the next
-	// attestation of the same hours offers only what is left.
-	again, _, err := att.Build(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.Totals.SupplyWh != ref.Attestation.Totals.SupplyWh-ref.Attestation.Totals.MatchedWh {
-		t.Fatalf("supply after the mint = %d, want %d", again.Totals.SupplyWh, ref.Attestation.Totals.SupplyWh-ref.Attestation.Totals.MatchedWh)
+	// After the mint, the same hours back a batch: the oracle refuses to
+	// build (and so to sign) them again and says which batch holds them,
+	// instead of signing an attestation the ledger must refuse (R1).
+	_, _, err = att.Build(ctx, req)
+	if greenmint.ErrorCode(err) != greenmint.ECONFLICT || !strings.Contains(err.Error(), "back batch "+res.BatchID) || !strings.Contains(err.Error(), "R1") {
+		t.Fatalf("Build of minted hours = %v, want conflict naming batch %s", err, res.BatchID)
 	}
 }
