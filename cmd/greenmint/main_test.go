@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,4 +166,18 @@ func TestMigrateCommand(t *testing.T) {
 	if out, err := run(t, "migrate", "--db", db, "--to", fmt.Sprint(latest+1)); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("--to %d = %q, %v", latest+1, out, err)
 	}
+}
+
+// withLedger appends the ledger flags to args when the command args name
+// takes them (flags act only where they act, docs/cli.md).
+func withLedger(t *testing.T, args, ledger []string) []string {
+	t.Helper()
+	cmd, _, err := NewMain(io.Discard, io.Discard).rootCommand().Find(args)
+	if err != nil {
+		t.Fatalf("no command for %v: %v", args, err)
+	}
+	if cmd.Flags().Lookup("ledger") == nil {
+		return args
+	}
+	return append(append([]string{}, args...), ledger...)
 }

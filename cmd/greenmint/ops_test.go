@@ -43,7 +43,7 @@ func TestOperatorFlowOnFabric(t *testing.T) {
 func operatorFlow(t *testing.T, dir string, ledger []string, setup func(func(...string) string)) {
 	mustRun := func(args ...string) string {
 		t.Helper()
-		args = append(args, ledger...)
+		args = withLedger(t, args, ledger)
 		out, err := run(t, args...)
 		if err != nil {
 			t.Fatalf("greenmint %s: %v\n%s", strings.Join(args, " "), err, out)

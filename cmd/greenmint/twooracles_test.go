@@ -26,7 +26,7 @@ func TestTwoOracleProcessesOnFabric(t *testing.T) {
 	ledger := []string{"--ledger", "fabric", "--connection", filepath.Join(net_, "connection.json")}
 	mustRun := func(args ...string) string {
 		t.Helper()
-		out, err := run(t, append(args, ledger...)...)
+		out, err := run(t, withLedger(t, args, ledger)...)
 		if err != nil {
 			t.Fatalf("greenmint %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
