@@ -255,7 +255,7 @@ func TestIdempotency(t *testing.T) {
 	res := w.mintWeek(t, greenmint.EAC)
 	w.mustCall(t, w.Buyer, greenmint.TxOpenAccount, greenmint.OpenAccountRequest{}, nil)
 	req := greenmint.TransferRequest{Idempotent: greenmint.Idempotent{IdempotencyKey: "order-17"}, BatchID: res.BatchID, To: w.Buyer.MSPID, Quantity: 500}
-	var first, second []greenmint.Holding
+	var first, second greenmint.Holding
 	w.mustCall(t, w.Miner, greenmint.TxTransfer, req, &first)
 	w.mustCall(t, w.Miner, greenmint.TxTransfer, req, &second)
 	if h := w.holding(t, res.BatchID, w.Buyer.MSPID); h.Tradable != 500 {

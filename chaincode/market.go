@@ -76,7 +76,9 @@ func (t *txn) transfer(r *greenmint.TransferRequest) (any, error) {
 	if err := t.putHolding(to, !exists); err != nil {
 		return nil, err
 	}
-	return []greenmint.Holding{*from, *to}, nil
+	// The sender learns its own holding, never the receiver's (R11: an
+	// organisation's holdings are its own, the registry's and auditors').
+	return *from, nil
 }
 
 func (t *txn) listForSale(r *greenmint.ListRequest) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -379,4 +380,27 @@ func rolesOf(a greenmint.Admission) []string {
 		out[i] = string(r)
 	}
 	return out
+}
+
+// A transfer's answer shows the sender its own holding only. Before, it
+// returned the receiver's holding too: anyone holding a unit of a batch
+// could read a competitor's balance in it by sending it one unit, which
+// HoldingsByOwner refuses (R11).
+func TestTransferShowsOnlyTheSendersHolding(t *testing.T) {
+	w := newWorld(t)
+	res := w.mintWeek(t, greenmint.EAC)
+	w.mustCall(t, w.Buyer, greenmint.TxOpenAccount, greenmint.OpenAccountRequest{}, nil)
+	w.mustCall(t, w.Miner, greenmint.TxTransfer, greenmint.TransferRequest{BatchID: res.BatchID, To: w.Buyer.MSPID, Quantity: 5}, nil)
+	var raw json.RawMessage
+	w.mustCall(t, w.Buyer, greenmint.TxTransfer, greenmint.TransferRequest{BatchID: res.BatchID, To: w.Miner.MSPID, Quantity: 1}, &raw)
+	var h greenmint.Holding
+	if err := greenmint.DecodeStrict(raw, &h); err != nil {
+		t.Fatalf("Transfer answered %s, want the sender's holding alone: %v", raw, err)
+	}
+	if h.Owner != w.Buyer.MSPID || h.Tradable != 4 {
+		t.Fatalf("Transfer answered %+v, want the buyer's holding with 4 tradable", h)
+	}
+	if strings.Contains(string(raw), w.Miner.MSPID) {
+		t.Fatalf("Transfer answer %s names the receiver", raw)
+	}
 }
