@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -128,5 +131,37 @@ func TestRateLimits(t *testing.T) {
 	}
 	if code, out := s.post(t, "application/json", b, body); code != 200 {
 		t.Fatalf("a valid token from the same address = %d %s", code, out)
+	}
+}
+
+// failingTokens is the real token store whose revocation check fails the
+// way a database driver does, with hosts and users in its text.
+type failingTokens struct{ api.TokenStore }
+
+const driverText = "failed to connect to host=10.1.2.3 user=greenmint database=oracle: FATAL: password authentication failed"
+
+func (f failingTokens) TokenRevoked(ctx context.Context, id string) (bool, error) {
+	return false, &greenmint.Error{Code: greenmint.EINTERNAL, Op: "store.TokenRevoked", Err: errors.New(driverText)}
+}
+
+// TestServerErrorsKeepTheirCauseInTheLog: a 5xx never sends the text of
+// what failed below the service (here a driver's, wrapped as unavailable
+// on the way up): it goes to the log with the request ID. Before, a 503
+// sent the driver's text, host and user included (found in review).
+func TestServerErrorsKeepTheirCauseInTheLog(t *testing.T) {
+	var logged strings.Builder
+	s := newOracleServer(t, func(c *api.OracleConfig) {
+		c.Tokens.Store = failingTokens{c.Tokens.Store}
+		c.Tokens.RevocationTTL = -1
+		c.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	})
+	tok := s.issue(t, api.KindCollector, "collector-1")
+	resp, body := s.do(t, http.MethodPost, "/v1/readings", "application/json", tok.Token, []byte(`{"readings":[]}`), nil)
+	p := problem(t, resp, body)
+	if resp.StatusCode < 500 || strings.Contains(string(body), "10.1.2.3") || strings.Contains(string(body), "password") {
+		t.Fatalf("answer %d %s: want a 5xx without the driver's text", resp.StatusCode, body)
+	}
+	if !strings.Contains(logged.String(), "10.1.2.3") || !strings.Contains(logged.String(), p.RequestID) {
+		t.Fatalf("the log %q lacks the cause or the request ID %s", logged.String(), p.RequestID)
 	}
 }

@@ -67,8 +67,12 @@ func problems(log *slog.Logger) gin.HandlerFunc {
 		detail := greenmint.ErrorMessage(err)
 		if status >= 500 {
 			log.Error("answered "+strconv.Itoa(status), "method", c.Request.Method, "path", c.FullPath(), "request_id", c.GetString("request_id"), "err", err)
-			if code == greenmint.EINTERNAL {
-				detail = "an internal error occurred; it was logged with the request ID"
+			// A 5xx's text comes from below the service (a database
+			// driver, the ledger's gRPC status): it may name hosts, users
+			// or tables, so it goes to the log only.
+			detail = "an internal error occurred; it was logged with the request ID"
+			if code == greenmint.EUNAVAILABLE {
+				detail = "a service this request needs is unavailable; try again later (the cause was logged with the request ID)"
 			}
 		}
 		var pr *problemReason
