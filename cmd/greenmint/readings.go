@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -57,15 +58,33 @@ func (m *Main) readingsImportCommand() *cobra.Command {
 			if !m.asJSON {
 				bar = progressbar.NewOptions(len(rows), progressbar.OptionSetWriter(m.Err), progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount())
 			}
-			const chunk = 5000
-			for i := 0; i < len(rows); i += chunk {
-				part := rows[i:min(i+chunk, len(rows))]
+			// The file is sent in parts; each meter's readings go in
+			// sequence order across all parts (the ingester orders them
+			// only within one part), so a file listed newest first loses
+			// nothing. Results are reported in the file's order.
+			order := make([]int, len(rows))
+			for i := range order {
+				order[i] = i
+			}
+			sort.SliceStable(order, func(a, b int) bool {
+				ra, rb := rows[order[a]].Reading, rows[order[b]].Reading
+				if ra.MeterID != rb.MeterID {
+					return ra.MeterID < rb.MeterID
+				}
+				return ra.Seq < rb.Seq
+			})
+			chunk := importChunk
+			for i := 0; i < len(order); i += chunk {
+				part := make([]oracle.Parsed, 0, chunk)
+				for _, k := range order[i:min(i+chunk, len(order))] {
+					part = append(part, rows[k])
+				}
 				s, err := in.Ingest(ctx, part)
 				if err != nil {
 					return err
 				}
 				for j := range s.Results {
-					s.Results[j].Index += i
+					s.Results[j].Index = order[i+s.Results[j].Index]
 				}
 				total.Accepted += s.Accepted
 				total.Duplicate += s.Duplicate
@@ -75,6 +94,7 @@ func (m *Main) readingsImportCommand() *cobra.Command {
 					_ = bar.Add(len(part))
 				}
 			}
+			sort.SliceStable(total.Results, func(a, b int) bool { return total.Results[a].Index < total.Results[b].Index })
 			if m.asJSON {
 				return m.emitJSON(total)
 			}
@@ -95,6 +115,10 @@ func (m *Main) readingsImportCommand() *cobra.Command {
 }
 
 // readReadingsFile reads a CSV file or JSON lines (one reading per line).
+// importChunk is how many readings `readings import` sends the ingester at
+// once (a variable so that tests can make files span several parts).
+var importChunk = 5000
+
 func readReadingsFile(path string) ([]oracle.Parsed, error) {
 	f, err := os.Open(path)
 	if err != nil {
