@@ -218,6 +218,9 @@ func (a *applier) site(ctx context.Context, r greenmint.RegisterSiteRequest) (en
 		res.Outcome = outcomeRegistered
 	case err != nil:
 		return res, err
+	case s.Owner != a.miner.MSPID:
+		// Another organisation's site: nothing to compare, never approve it.
+		return res, greenmint.Errorf(greenmint.EFORBIDDEN, "site %s is registered by %s, not by %s", r.SiteID, s.Owner, a.miner.MSPID)
 	default:
 		res.Outcome, res.Differences = outcomeUnchanged, siteDiff(r, &s)
 		if len(res.Differences) > 0 {
@@ -252,6 +255,8 @@ func (a *applier) meter(ctx context.Context, r greenmint.RegisterMeterRequest) (
 		res.Outcome = outcomeRegistered
 	case err != nil:
 		return res, err
+	case mt.Owner != a.miner.MSPID:
+		return res, greenmint.Errorf(greenmint.EFORBIDDEN, "meter %s is registered by %s, not by %s", r.MeterID, mt.Owner, a.miner.MSPID)
 	default:
 		res.Outcome, res.Differences = outcomeUnchanged, meterDiff(r, &mt)
 		if len(res.Differences) > 0 {

@@ -117,3 +117,29 @@ func TestRegistrationApplyIsRerunnable(t *testing.T) {
 		t.Fatalf("--amend of an approved site: %d %s", code, outcomes(es))
 	}
 }
+
+// Another organisation's pending site with the same ID and fields is not
+// "unchanged": applying the file as a second miner is forbidden, and the
+// registry's --approve-as never approves the other miner's entry. Before,
+// it was reported unchanged and approved (found in review).
+func TestRegistrationApplyIsNotAnotherOrganisations(t *testing.T) {
+	ws := filepath.Join(t.TempDir(), "ws")
+	if code, out, errOut := runExit(t, "init", "--dir", ws); code != 0 {
+		t.Fatalf("init: %d %s %s", code, out, errOut)
+	}
+	file := filepath.Join(ws, "reg.json")
+	if err := os.WriteFile(file, []byte(`{"sites":[{"site_id":"SITE0008","name":"Tabernas","country":"ES","grid_region":"ES","capacity_w":4000000}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runExit(t, "registration", "apply", "--dir", ws, "--file", file); code != 0 {
+		t.Fatalf("first miner: exit %d %s", code, errOut)
+	}
+	code, _, errOut := runExit(t, "registration", "apply", "--dir", ws, "--file", file, "--as", "Miner2MSP:miner", "--approve-as", "RegistryMSP:registrar", "--json")
+	if code != 5 || !strings.Contains(errOut, "forbidden") || !strings.Contains(errOut, "registered by MinerMSP") {
+		t.Fatalf("second miner applying the first's site: exit %d %s, want forbidden (5)", code, errOut)
+	}
+	_, out, _ := runExit(t, "registration", "apply", "--dir", ws, "--file", file, "--json")
+	if !strings.Contains(strings.Join(strings.Fields(out), ""), `"status":"pending"`) {
+		t.Fatalf("the site is no longer pending after the refused apply: %s", out)
+	}
+}
