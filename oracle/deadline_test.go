@@ -280,3 +280,44 @@ func TestClaimedHoursRefusedBeforeSigning(t *testing.T) {
 		t.Fatalf("Attest of the next day = %v", err)
 	}
 }
+
+// Hours another oracle (or an operator's `attestation create` elsewhere)
+// minted are skipped by scheduled attestation, which goes on with the hours
+// after them. Before, the scheduler started from its own database's last
+// attested end and asked for the claimed hours on every run, refused each
+// time (found in review).
+func TestSchedulerSkipsHoursMintedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	n := greenminttest.NewNetwork(t)
+	e, l, db := n.Env, n.Ledger, n.DB
+	day := greenminttest.DemoWeek.Start
+	elsewhere, err := e.Attest(n.Site, greenmint.EAC, greenminttest.Period{Start: day, Hours: 24}, greenminttest.OracleAID, greenminttest.OracleBID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	minted, err := e.Mint(ctx, elsewhere)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
+	readings, err := n.Site.Readings(greenminttest.Period{Start: day, Hours: 48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
+		t.Fatalf("ingest: %+v %v", s, err)
+	}
+	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
+	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: l, ID: e.OracleA,
+		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{peerB}}
+	sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: []string{n.Site.ID}, Instrument: greenmint.EAC,
+		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: day,
+		Lag: 30 * time.Minute, SiteTimeout: time.Minute}
+	out := sched.RunOnce(ctx, day.Add(48*time.Hour+40*time.Minute))
+	if len(out) != 1 || out[0].Err != nil || out[0].Result == nil {
+		t.Fatalf("run = %+v, want the second day minted", out)
+	}
+	if !out[0].From.Equal(day.Add(24*time.Hour)) || out[0].Result.BatchID == minted.BatchID {
+		t.Fatalf("run attested from %s (batch %s), want from the end of batch %s", out[0].From, out[0].Result.BatchID, minted.BatchID)
+	}
+}

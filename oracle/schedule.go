@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -131,6 +132,9 @@ func (s *Scheduler) attestSite(ctx context.Context, site string, now time.Time) 
 	if max := from.Add(greenmint.MaxAttestationHours * time.Hour); to.After(max) {
 		to = max
 	}
+	if from, to, err = s.unclaimed(ctx, site, from, to); err != nil {
+		return Outcome{SiteID: site, Err: fmt.Errorf("oracle.Scheduler: site %s: %w", site, err)}, true
+	}
 	if !to.After(from) {
 		return Outcome{}, false
 	}
@@ -139,6 +143,44 @@ func (s *Scheduler) attestSite(ctx context.Context, site string, now time.Time) 
 		err = fmt.Errorf("oracle.Scheduler: site %s %s–%s: %w", site, greenmint.FormatTime(from), greenmint.FormatTime(to), err)
 	}
 	return Outcome{SiteID: site, From: from, To: to, Result: res, Err: err}, true
+}
+
+// unclaimed narrows [from, to) to its first stretch that no active batch's
+// period covers, by the ledger's claims: hours another oracle or an
+// operator's `attestation create` minted are skipped instead of being
+// refused on every run (R1). A batch's gap hours inside its period are
+// left to `attestation create`.
+func (s *Scheduler) unclaimed(ctx context.Context, site string, from, to time.Time) (time.Time, time.Time, error) {
+	if !to.After(from) {
+		return from, to, nil
+	}
+	var batches []greenmint.Batch
+	q := greenmint.ClaimsQuery{SiteID: site, From: greenmint.FormatTime(from), To: greenmint.FormatTime(to)}
+	if err := greenmint.EvaluateJSON(ctx, withDeadline(s.Submitter.Ledger, s.Submitter.LedgerTimeout), s.Submitter.ID, greenmint.QueryClaimsBySite, q, &batches); err != nil {
+		return from, to, err
+	}
+	sort.Slice(batches, func(i, j int) bool { return batches[i].PeriodStart < batches[j].PeriodStart })
+	for _, b := range batches {
+		if b.Status == greenmint.BatchWithdrawn {
+			continue
+		}
+		bs, err1 := greenmint.ParseHour(b.PeriodStart)
+		be, err2 := greenmint.ParseHour(b.PeriodEnd)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		if !bs.After(from) {
+			if be.After(from) {
+				from = be
+			}
+			continue
+		}
+		if bs.Before(to) {
+			to = bs
+		}
+		break
+	}
+	return from, to, nil
 }
 
 // resumeSite submits a site's stored, signed attestations again; it reports
