@@ -327,7 +327,7 @@ func TestRefusedAttestationDoesNotBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := o.req
-	again.AttestedAt = time.Date(2023, 7, 2, 0, 0, 0, 0, time.UTC)
+	again.AttestedAt = time.Date(2023, 7, 1, 0, 1, 0, 0, time.UTC) // a minute on: another ID, within the co-signer's clock
 	if res, err := o.submitter().Attest(ctx, again); err != nil || res.BatchID == "" {
 		t.Fatalf("attesting again after approval = %+v, %v", res, err)
 	}

@@ -321,3 +321,47 @@ func TestSchedulerSkipsHoursMintedElsewhere(t *testing.T) {
 		t.Fatalf("run attested from %s (batch %s), want from the end of batch %s", out[0].From, out[0].Result.BatchID, minted.BatchID)
 	}
 }
+
+// A co-signing oracle checks R12 against its own clock: it refuses an
+// attested_at the requester set ahead of it, and hours that have not ended
+// by its clock (on Fabric nothing bounds a proposal's timestamp, so the
+// oracles' signatures are what keeps tomorrow's hours from being
+// certified; found in review).
+func TestCosignerRefusesTimesAheadOfItsClock(t *testing.T) {
+	ctx := context.Background()
+	n := greenminttest.NewNetwork(t)
+	e, l, db := n.Env, n.Ledger, n.DB
+	day := greenminttest.DemoWeek.Start
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
+	readings, err := n.Site.Readings(greenminttest.Period{Start: day, Hours: 24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
+		t.Fatalf("ingest: %+v %v", s, err)
+	}
+	pin := greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}
+	req := oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.EAC, From: day, To: day.Add(24 * time.Hour), Dataset: pin}
+	clock := day.Add(25 * time.Hour) // the co-signer's time: the day ended an hour ago
+	peer := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB, Now: func() time.Time { return clock }},
+		OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
+	build := func(at time.Time) *greenmint.Attestation {
+		t.Helper()
+		a, _, err := (&oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA, Now: func() time.Time { return at }}).Build(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	if _, err := peer.Cosign(ctx, req, build(clock.Add(-time.Minute))); err != nil {
+		t.Fatalf("attested a minute ago: %v", err)
+	}
+	if _, err := peer.Cosign(ctx, req, build(clock.Add(24*time.Hour))); greenmint.ErrorCode(err) != greenmint.EINVALID || !strings.Contains(err.Error(), "R12") {
+		t.Fatalf("attested a day ahead of the co-signer's clock: %v, want invalid (R12)", err)
+	}
+	early := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB, Now: func() time.Time { return day.Add(12 * time.Hour) }},
+		OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
+	if _, err := early.Cosign(ctx, req, build(day.Add(12*time.Hour))); greenmint.ErrorCode(err) != greenmint.EINVALID {
+		t.Fatalf("a day not yet ended by the co-signer's clock: %v, want invalid", err)
+	}
+}

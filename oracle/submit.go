@@ -27,6 +27,10 @@ type Cosigner interface {
 	Cosign(ctx context.Context, req AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error)
 }
 
+// MaxCosignClockSkew is how far ahead of a co-signing oracle's clock a
+// requester's attested_at may be.
+const MaxCosignClockSkew = 5 * time.Minute
+
 // LocalCosigner co-signs with an Attester and key of its own: what a peer
 // oracle's co-sign endpoint runs.
 type LocalCosigner struct {
@@ -42,6 +46,14 @@ func (lc *LocalCosigner) Cosign(ctx context.Context, req AttestRequest, a *green
 	at, err := greenmint.ParseTime(a.AttestedAt)
 	if err != nil {
 		return greenmint.OracleSignature{}, err
+	}
+	// R12 by this oracle's own clock: the requester chose attested_at, and
+	// on Fabric nothing bounds a proposal's timestamp, so a co-signature
+	// must not vouch for hours that have not ended or a time ahead of now.
+	if now := lc.Attester.now(); at.After(now.Add(MaxCosignClockSkew)) || req.To.After(now) {
+		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.EINVALID,
+			"attested_at %s or the period's end %s is ahead of this oracle's clock (%s); nothing is certified ahead of time (R12)",
+			a.AttestedAt, greenmint.FormatTime(req.To), greenmint.FormatTime(now))
 	}
 	req.AttestedAt = at
 	mine, _, err := lc.Attester.Build(ctx, req)
