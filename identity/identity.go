@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/greenmint/greenmint"
@@ -117,6 +118,16 @@ func (ca *CA) Issue(name string, role greenmint.Role, ou string, now time.Time, 
 	if err != nil {
 		return nil, fmt.Errorf("identity.Issue: %w", err)
 	}
+	cert, err := ca.issue(name, role, ou, &key.PublicKey, now, hosts)
+	if err != nil {
+		return nil, err
+	}
+	return &Enrollment{Name: name, MSPID: ca.MSPID, Role: role, Cert: cert, Key: key}, nil
+}
+
+// issue signs a certificate for pub, named name, with the role attribute
+// and node OU.
+func (ca *CA) issue(name string, role greenmint.Role, ou string, pub *ecdsa.PublicKey, now time.Time, hosts []string) (*x509.Certificate, error) {
 	attrs := map[string]string{"hf.EnrollmentID": name, "hf.Type": ou, "hf.Affiliation": ""}
 	if role != "" {
 		attrs[greenmint.RoleAttribute] = string(role)
@@ -134,11 +145,11 @@ func (ca *CA) Issue(name string, role greenmint.Role, ou string, now time.Time, 
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
 		DNSNames:        dnsNames(hosts),
 		IPAddresses:     ipAddresses(hosts),
-		SubjectKeyId:    ski(&key.PublicKey),
+		SubjectKeyId:    ski(pub),
 		AuthorityKeyId:  ca.Cert.SubjectKeyId,
 		ExtraExtensions: []pkix.Extension{{Id: AttrOID, Value: ext}},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
 	if err != nil {
 		return nil, fmt.Errorf("identity.Issue: %w", err)
 	}
@@ -146,7 +157,7 @@ func (ca *CA) Issue(name string, role greenmint.Role, ou string, now time.Time, 
 	if err != nil {
 		return nil, fmt.Errorf("identity.Issue: %w", err)
 	}
-	return &Enrollment{Name: name, MSPID: ca.MSPID, Role: role, Cert: cert, Key: key}, nil
+	return cert, nil
 }
 
 func dnsNames(hosts []string) []string {
@@ -221,6 +232,8 @@ const nodeOUConfig = `NodeOUs:
 type Store struct {
 	Dir string
 	Now func() time.Time
+
+	revokeMu sync.Mutex // one revocation list update at a time in this process
 }
 
 // NewStore returns a store rooted at dir.
@@ -472,11 +485,22 @@ func (s *Store) CRLPath(mspID string) string {
 // and writes it atomically to CRLPath. It returns the list's path. Revoking
 // an identity twice is ECONFLICT.
 func (s *Store) Revoke(mspID, name string) (string, error) {
-	ca, err := s.CA(mspID)
-	if err != nil {
+	if _, err := s.CA(mspID); err != nil {
 		return "", err
 	}
 	e, err := s.Load(mspID, name)
+	if err != nil {
+		return "", err
+	}
+	return s.revoke(mspID, e.Cert.SerialNumber, fmt.Sprintf("identity %s@%s (serial %s)", name, mspID, e.Cert.SerialNumber))
+}
+
+// revoke adds serial to the organisation's revocation list; what names the
+// certificate in the conflict of a second revocation.
+func (s *Store) revoke(mspID string, serial *big.Int, what string) (string, error) {
+	s.revokeMu.Lock()
+	defer s.revokeMu.Unlock()
+	ca, err := s.CA(mspID)
 	if err != nil {
 		return "", err
 	}
@@ -496,8 +520,8 @@ func (s *Store) Revoke(mspID, name string) (string, error) {
 			return "", greenmint.E(greenmint.EINVALID, "", err, "%s is not signed by %s's CA", path, mspID)
 		}
 		for _, r := range old.RevokedCertificateEntries {
-			if r.SerialNumber.Cmp(e.Cert.SerialNumber) == 0 {
-				return "", greenmint.Errorf(greenmint.ECONFLICT, "identity %s@%s (serial %s) is already revoked", name, mspID, e.Cert.SerialNumber)
+			if r.SerialNumber.Cmp(serial) == 0 {
+				return "", greenmint.Errorf(greenmint.ECONFLICT, "%s is already revoked", what)
 			}
 			entries = append(entries, x509.RevocationListEntry{SerialNumber: r.SerialNumber, RevocationTime: r.RevocationTime, ReasonCode: r.ReasonCode})
 		}
@@ -508,7 +532,7 @@ func (s *Store) Revoke(mspID, name string) (string, error) {
 		return "", fmt.Errorf("identity.Revoke: %w", err)
 	}
 	now := s.Now()
-	entries = append(entries, x509.RevocationListEntry{SerialNumber: e.Cert.SerialNumber, RevocationTime: now})
+	entries = append(entries, x509.RevocationListEntry{SerialNumber: serial, RevocationTime: now})
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
 		Number:                    number,
 		ThisUpdate:                now,
