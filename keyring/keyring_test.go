@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -481,5 +482,36 @@ func TestKEKNeverShown(t *testing.T) {
 		if greenmint.ErrorCode(err) != greenmint.EINVALID || strings.Contains(err.Error(), enc) || strings.Contains(err.Error(), short) {
 			t.Errorf("ParseKEKs(%q) = %v, want invalid without the key", in, err)
 		}
+	}
+}
+
+// The database file holds the sealed key only: neither the PKCS#8 key nor
+// its private scalar appear in the SQLite file or its write-ahead log.
+func TestKeyNotInDatabaseFile(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "keyring.db")
+	db := greenminttest.NewOracleDB(t, path)
+	k := mustKeyring(t, db, newCA(t), keyring.Options{KEKs: []keyring.KEK{newKEK(t, "k1")}})
+	if _, err := k.Enroll(ctx, "hana", consortium.MinerMSP, greenmint.RoleMiner); err != nil {
+		t.Fatal(err)
+	}
+	id, err := k.Identity(ctx, "hana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, d := plainKey(t, id), id.Signer.(*ecdsa.PrivateKey).D.Bytes()
+	var seen int
+	for _, p := range []string{path, path + "-wal"} {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		seen += len(raw)
+		if bytes.Contains(raw, der) || bytes.Contains(raw, d) {
+			t.Fatalf("%s holds the private key in the clear", p)
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no database file to check")
 	}
 }
