@@ -1,0 +1,916 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/greenmint/greenmint"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// The read model's rows (migration 00010). Each holds the ledger object's
+// JSON (doc) and the columns lists filter on; rmToRow derives both
+// from the ledger's value, so a row is always what its value projects to.
+
+type rmSiteRow struct {
+	ID         string `gorm:"column:id;primaryKey"`
+	Owner      string `gorm:"column:owner"`
+	Country    string `gorm:"column:country"`
+	GridRegion string `gorm:"column:grid_region"`
+	Status     string `gorm:"column:status"`
+	CapacityW  int64  `gorm:"column:capacity_w"`
+	Doc        string `gorm:"column:doc"`
+}
+
+func (rmSiteRow) TableName() string { return "rm_sites" }
+
+type rmMeterRow struct {
+	ID         string `gorm:"column:id;primaryKey"`
+	SiteID     string `gorm:"column:site_id"`
+	Owner      string `gorm:"column:owner"`
+	Kind       string `gorm:"column:kind"`
+	Technology string `gorm:"column:technology"`
+	Status     string `gorm:"column:status"`
+	Doc        string `gorm:"column:doc"`
+}
+
+func (rmMeterRow) TableName() string { return "rm_meters" }
+
+type rmBatchRow struct {
+	ID           string `gorm:"column:id;primaryKey"`
+	Instrument   string `gorm:"column:instrument"`
+	SiteID       string `gorm:"column:site_id"`
+	Country      string `gorm:"column:country"`
+	Owner        string `gorm:"column:owner"`
+	Vintage      int64  `gorm:"column:vintage"`
+	Technologies string `gorm:"column:technologies"`
+	Issued       int64  `gorm:"column:issued"`
+	Tradable     int64  `gorm:"column:tradable"`
+	Escrowed     int64  `gorm:"column:escrowed"`
+	Retired      int64  `gorm:"column:retired"`
+	Cancelled    int64  `gorm:"column:cancelled"`
+	Status       string `gorm:"column:status"`
+	OpenFlags    int64  `gorm:"column:open_flags"`
+	Doc          string `gorm:"column:doc"`
+}
+
+func (rmBatchRow) TableName() string { return "rm_batches" }
+
+type rmHoldingRow struct {
+	BatchID  string `gorm:"column:batch_id;primaryKey"`
+	Owner    string `gorm:"column:owner;primaryKey"`
+	Tradable int64  `gorm:"column:tradable"`
+	Escrowed int64  `gorm:"column:escrowed"`
+}
+
+func (rmHoldingRow) TableName() string { return "rm_holdings" }
+
+type rmListingRow struct {
+	ID         string `gorm:"column:id;primaryKey"`
+	BatchID    string `gorm:"column:batch_id"`
+	Seller     string `gorm:"column:seller"`
+	Buyer      string `gorm:"column:buyer"`
+	Quantity   int64  `gorm:"column:quantity"`
+	PriceMinor int64  `gorm:"column:price_minor"`
+	Currency   string `gorm:"column:currency"`
+	Status     string `gorm:"column:status"`
+	Doc        string `gorm:"column:doc"`
+}
+
+func (rmListingRow) TableName() string { return "rm_listings" }
+
+type rmRetirementRow struct {
+	ID            string `gorm:"column:id;primaryKey"`
+	Owner         string `gorm:"column:owner"`
+	Beneficiary   string `gorm:"column:beneficiary"`
+	ReportingYear int64  `gorm:"column:reporting_year"`
+	Quantity      int64  `gorm:"column:quantity"`
+	Doc           string `gorm:"column:doc"`
+}
+
+func (rmRetirementRow) TableName() string { return "rm_retirements" }
+
+type rmFlagRow struct {
+	ID      string `gorm:"column:id;primaryKey"`
+	BatchID string `gorm:"column:batch_id"`
+	Auditor string `gorm:"column:auditor"`
+	Status  string `gorm:"column:status"`
+	Doc     string `gorm:"column:doc"`
+}
+
+func (rmFlagRow) TableName() string { return "rm_flags" }
+
+type rmOrgRow struct {
+	MSPID string `gorm:"column:msp_id;primaryKey"`
+	Roles string `gorm:"column:roles"`
+	Doc   string `gorm:"column:doc"`
+}
+
+func (rmOrgRow) TableName() string { return "rm_organisations" }
+
+type rmEventRow struct {
+	Block     int64  `gorm:"column:block;primaryKey"`
+	Idx       int64  `gorm:"column:idx;primaryKey"`
+	TxID      string `gorm:"column:tx_id"`
+	Function  string `gorm:"column:function"`
+	Creator   string `gorm:"column:creator"`
+	Timestamp string `gorm:"column:timestamp"`
+	Keys      string `gorm:"column:keys"`
+}
+
+func (rmEventRow) TableName() string { return "rm_events" }
+
+type rmCheckpointRow struct {
+	ID    int64  `gorm:"column:id;primaryKey"`
+	Block int64  `gorm:"column:block"`
+	Idx   int64  `gorm:"column:idx"`
+	TxID  string `gorm:"column:tx_id"`
+}
+
+func (rmCheckpointRow) TableName() string { return "rm_checkpoint" }
+
+// Projected kinds: the ledger's object types (chaincode's composite key
+// kinds) the read model keeps a table of.
+const (
+	KindSite         = "site"
+	KindMeter        = "meter"
+	KindBatch        = "batch"
+	KindHolding      = "holding"
+	KindListing      = "listing"
+	KindRetirement   = "retirement"
+	KindFlag         = "flag"
+	KindOrganisation = "org"
+	kindAttestation  = "attestation"
+)
+
+// ProjectedKinds lists the kinds the read model projects, in a fixed order.
+func ProjectedKinds() []string {
+	return []string{KindSite, KindMeter, KindBatch, KindHolding, KindListing, KindRetirement, KindFlag, KindOrganisation}
+}
+
+// ProjectedEvent is one ledger event as the read model applies it: its
+// block, its position among the block's events (0, 1, …), and its payload.
+type ProjectedEvent struct {
+	Block   uint64
+	Index   int64
+	Payload greenmint.EventPayload
+}
+
+// Checkpoint is the last event the read model applied. Empty is true while
+// none was.
+type Checkpoint struct {
+	Block uint64
+	Index int64
+	TxID  string
+	Empty bool
+}
+
+// ProjectedEntity is one projected object as a comparable set of fields:
+// every column of its row and every top-level field of its JSON (as
+// "doc.name"), each as text. Key names the object: "SITE0042",
+// "Miner1MSP/SITE0042-1" for a holding (owner/batch).
+type ProjectedEntity struct {
+	Kind   string
+	Key    string
+	Fields map[string]string
+}
+
+// ReadModelCheckpoint returns the last event applied.
+func (db *DB) ReadModelCheckpoint(ctx context.Context) (Checkpoint, error) {
+	return readCheckpoint(db.gdb.WithContext(ctx))
+}
+
+func readCheckpoint(tx *gorm.DB) (Checkpoint, error) {
+	var rows []rmCheckpointRow
+	if err := tx.Where("id = 1").Limit(1).Find(&rows).Error; err != nil {
+		return Checkpoint{}, translate("store.ReadModelCheckpoint", err)
+	}
+	if len(rows) == 0 {
+		return Checkpoint{Empty: true}, nil
+	}
+	return Checkpoint{Block: uint64(rows[0].Block), Index: rows[0].Idx, TxID: rows[0].TxID}, nil
+}
+
+// after reports whether ev comes after the checkpoint.
+func (c Checkpoint) after(ev ProjectedEvent) bool {
+	return c.Empty || ev.Block > c.Block || (ev.Block == c.Block && ev.Index > c.Index)
+}
+
+// ApplyEvents applies events, in order, in one database transaction with
+// the checkpoint: each event's changes written to the tables, the event
+// recorded, the checkpoint moved to the last. Events at or before the
+// checkpoint are skipped, so applying an event again changes nothing. It
+// returns how many were applied. A value that does not decode is
+// internal: the projection stops there and nothing of the call is kept.
+func (db *DB) ApplyEvents(ctx context.Context, evs []ProjectedEvent) (int, error) {
+	n := 0
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		cp, err := readCheckpoint(tx)
+		if err != nil {
+			return err
+		}
+		var last *ProjectedEvent
+		for i := range evs {
+			ev := &evs[i]
+			if !cp.after(*ev) || (last != nil && !(Checkpoint{Block: last.Block, Index: last.Index}).after(*ev)) {
+				continue
+			}
+			if err := applyEvent(tx, ev); err != nil {
+				return err
+			}
+			last = ev
+			n++
+		}
+		if last == nil {
+			return nil
+		}
+		row := rmCheckpointRow{ID: 1, Block: int64(last.Block), Idx: last.Index, TxID: last.Payload.TxID}
+		return translate("store.ApplyEvents", tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&row).Error)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store.ApplyEvents: %w", err)
+	}
+	return n, nil
+}
+
+func applyEvent(tx *gorm.DB, ev *ProjectedEvent) error {
+	const op = "store.ApplyEvents"
+	keys := make([]string, 0, len(ev.Payload.Changes))
+	techs := map[string]string{} // batch ID → its attestation's technologies, from this event
+	for _, c := range ev.Payload.Changes {
+		keys = append(keys, strings.Join(append([]string{c.Kind}, c.Key...), "/"))
+		if c.Kind == kindAttestation && !c.Deleted {
+			var rec greenmint.AttestationRecord
+			if err := json.Unmarshal(c.Value, &rec); err != nil {
+				return greenmint.E(greenmint.EINTERNAL, op, err, "attestation %v of transaction %s does not decode", c.Key, ev.Payload.TxID)
+			}
+			techs[rec.BatchID] = technologies(rec.Attestation.Attestation)
+		}
+	}
+	for _, c := range ev.Payload.Changes {
+		row, err := changeRow(c)
+		if err != nil {
+			return greenmint.E(greenmint.EINTERNAL, op, err, "%s %v of transaction %s", c.Kind, c.Key, ev.Payload.TxID)
+		}
+		if row == nil {
+			continue
+		}
+		if c.Deleted {
+			if err := tx.Delete(row).Error; err != nil {
+				return translate(op, err)
+			}
+			continue
+		}
+		conflict := clause.OnConflict{UpdateAll: true}
+		if b, ok := row.(*rmBatchRow); ok {
+			// A batch's technologies come with its mint (the attestation
+			// written in the same transaction) and are kept afterwards.
+			b.Technologies = techs[b.ID]
+			cols := []string{"instrument", "site_id", "country", "owner", "vintage", "issued", "tradable", "escrowed", "retired", "cancelled", "status", "open_flags", "doc"}
+			if b.Technologies != "" {
+				cols = append(cols, "technologies")
+			}
+			conflict = clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns(cols)}
+		}
+		if err := tx.Clauses(conflict).Create(row).Error; err != nil {
+			return translate(op, err)
+		}
+	}
+	raw, err := json.Marshal(keys)
+	if err != nil {
+		return greenmint.E(greenmint.EINTERNAL, op, err, "cannot encode the changed keys")
+	}
+	row := rmEventRow{Block: int64(ev.Block), Idx: ev.Index, TxID: ev.Payload.TxID, Function: ev.Payload.Function, Creator: ev.Payload.Creator, Timestamp: ev.Payload.Timestamp, Keys: string(raw)}
+	return translate(op, tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error)
+}
+
+// technologies lists an attestation's generation technologies as
+// ",solar,wind," (sorted), for LIKE filters.
+func technologies(a greenmint.Attestation) string {
+	var ts []string
+	for _, h := range a.Hours {
+		for _, al := range h.Allocations {
+			if !slices.Contains(ts, al.Technology) {
+				ts = append(ts, al.Technology)
+			}
+		}
+	}
+	if len(ts) == 0 {
+		return ""
+	}
+	slices.Sort(ts)
+	return "," + strings.Join(ts, ",") + ","
+}
+
+// changeRow returns the row a change writes (or deletes: only its key is
+// set then), nil for a kind the read model does not project.
+func changeRow(c greenmint.Change) (any, error) {
+	if c.Deleted {
+		switch c.Kind {
+		case KindSite:
+			return &rmSiteRow{ID: last(c.Key)}, nil
+		case KindMeter:
+			return &rmMeterRow{ID: last(c.Key)}, nil
+		case KindBatch:
+			return &rmBatchRow{ID: last(c.Key)}, nil
+		case KindHolding:
+			if len(c.Key) != 2 {
+				return nil, fmt.Errorf("holding key %v: want owner and batch", c.Key)
+			}
+			return &rmHoldingRow{Owner: c.Key[0], BatchID: c.Key[1]}, nil
+		case KindListing:
+			return &rmListingRow{ID: last(c.Key)}, nil
+		case KindRetirement:
+			return &rmRetirementRow{ID: last(c.Key)}, nil
+		case KindFlag:
+			return &rmFlagRow{ID: last(c.Key)}, nil
+		case KindOrganisation:
+			return &rmOrgRow{MSPID: last(c.Key)}, nil
+		}
+		return nil, nil
+	}
+	return rmToRow(c.Kind, c.Value)
+}
+
+func last(key []string) string {
+	if len(key) == 0 {
+		return ""
+	}
+	return key[len(key)-1]
+}
+
+// rmToRow projects a ledger value of kind to its row; nil for a kind the
+// read model does not project.
+func rmToRow(kind string, value []byte) (any, error) {
+	doc := string(value)
+	switch kind {
+	case KindSite:
+		var s greenmint.Site
+		if err := json.Unmarshal(value, &s); err != nil {
+			return nil, err
+		}
+		return &rmSiteRow{ID: s.ID, Owner: s.Owner, Country: s.Country, GridRegion: s.GridRegion, Status: string(s.Status), CapacityW: s.CapacityW, Doc: doc}, nil
+	case KindMeter:
+		var m greenmint.Meter
+		if err := json.Unmarshal(value, &m); err != nil {
+			return nil, err
+		}
+		return &rmMeterRow{ID: m.ID, SiteID: m.SiteID, Owner: m.Owner, Kind: string(m.Kind), Technology: m.Technology, Status: string(m.Status), Doc: doc}, nil
+	case KindBatch:
+		var b greenmint.Batch
+		if err := json.Unmarshal(value, &b); err != nil {
+			return nil, err
+		}
+		return &rmBatchRow{ID: b.ID, Instrument: string(b.Instrument), SiteID: b.SiteID, Country: b.Country, Owner: b.Owner, Vintage: vintage(b.PeriodStart),
+			Issued: b.Issued, Tradable: b.Tradable, Escrowed: b.Escrowed, Retired: b.Retired, Cancelled: b.Cancelled, Status: string(b.Status), OpenFlags: b.OpenFlags, Doc: doc}, nil
+	case KindHolding:
+		var h greenmint.Holding
+		if err := json.Unmarshal(value, &h); err != nil {
+			return nil, err
+		}
+		return &rmHoldingRow{BatchID: h.BatchID, Owner: h.Owner, Tradable: h.Tradable, Escrowed: h.Escrowed}, nil
+	case KindListing:
+		var l greenmint.Listing
+		if err := json.Unmarshal(value, &l); err != nil {
+			return nil, err
+		}
+		return &rmListingRow{ID: l.ID, BatchID: l.BatchID, Seller: l.Seller, Buyer: l.Buyer, Quantity: l.Quantity, PriceMinor: l.PriceMinor, Currency: l.Currency, Status: string(l.Status), Doc: doc}, nil
+	case KindRetirement:
+		var r greenmint.RetirementStatement
+		if err := json.Unmarshal(value, &r); err != nil {
+			return nil, err
+		}
+		var q int64
+		for _, p := range r.Parts {
+			q += p.Quantity
+		}
+		return &rmRetirementRow{ID: r.ID, Owner: r.Owner, Beneficiary: r.Beneficiary, ReportingYear: r.ReportingYear, Quantity: q, Doc: doc}, nil
+	case KindFlag:
+		var f greenmint.Flag
+		if err := json.Unmarshal(value, &f); err != nil {
+			return nil, err
+		}
+		return &rmFlagRow{ID: f.ID, BatchID: f.BatchID, Auditor: f.Auditor, Status: string(f.Status), Doc: doc}, nil
+	case KindOrganisation:
+		var a greenmint.Admission
+		if err := json.Unmarshal(value, &a); err != nil {
+			return nil, err
+		}
+		roles := ""
+		for _, r := range a.Roles {
+			roles += "," + string(r)
+		}
+		if roles != "" {
+			roles += ","
+		}
+		return &rmOrgRow{MSPID: a.MSPID, Roles: roles, Doc: doc}, nil
+	}
+	return nil, nil
+}
+
+// vintage is the year of an RFC 3339 time (0 if it has none).
+func vintage(t string) int64 {
+	if len(t) < 4 {
+		return 0
+	}
+	y, err := strconv.ParseInt(t[:4], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return y
+}
+
+// entityOf turns a row into its comparable fields.
+func entityOf(kind string, row any) ProjectedEntity {
+	e := ProjectedEntity{Kind: kind, Fields: map[string]string{}}
+	put := func(name string, v any) { e.Fields[name] = fmt.Sprint(v) }
+	var doc string
+	switch r := row.(type) {
+	case *rmSiteRow:
+		e.Key, doc = r.ID, r.Doc
+		put("id", r.ID)
+		put("owner", r.Owner)
+		put("country", r.Country)
+		put("grid_region", r.GridRegion)
+		put("status", r.Status)
+		put("capacity_w", r.CapacityW)
+	case *rmMeterRow:
+		e.Key, doc = r.ID, r.Doc
+		put("id", r.ID)
+		put("site_id", r.SiteID)
+		put("owner", r.Owner)
+		put("kind", r.Kind)
+		put("technology", r.Technology)
+		put("status", r.Status)
+	case *rmBatchRow:
+		e.Key, doc = r.ID, r.Doc
+		put("id", r.ID)
+		put("instrument", r.Instrument)
+		put("site_id", r.SiteID)
+		put("country", r.Country)
+		put("owner", r.Owner)
+		put("vintage", r.Vintage)
+		put("issued", r.Issued)
+		put("tradable", r.Tradable)
+		put("escrowed", r.Escrowed)
+		put("retired", r.Retired)
+		put("cancelled", r.Cancelled)
+		put("status", r.Status)
+		put("open_flags", r.OpenFlags)
+	case *rmHoldingRow:
+		e.Key = r.Owner + "/" + r.BatchID
+		put("batch_id", r.BatchID)
+		put("owner", r.Owner)
+		put("tradable", r.Tradable)
+		put("escrowed", r.Escrowed)
+	case *rmListingRow:
+		e.Key, doc = r.ID, r.Doc
+		put("id", r.ID)
+		put("batch_id", r.BatchID)
+		put("seller", r.Seller)
+		put("buyer", r.Buyer)
+		put("quantity", r.Quantity)
+		put("price_minor", r.PriceMinor)
+		put("currency", r.Currency)
+		put("status", r.Status)
+	case *rmRetirementRow:
+		e.Key, doc = r.ID, r.Doc
+		put("id", r.ID)
+		put("owner", r.Owner)
+		put("beneficiary", r.Beneficiary)
+		put("reporting_year", r.ReportingYear)
+		put("quantity", r.Quantity)
+	case *rmFlagRow:
+		e.Key, doc = r.ID, r.Doc
+		put("id", r.ID)
+		put("batch_id", r.BatchID)
+		put("auditor", r.Auditor)
+		put("status", r.Status)
+	case *rmOrgRow:
+		e.Key, doc = r.MSPID, r.Doc
+		put("msp_id", r.MSPID)
+		put("roles", r.Roles)
+	}
+	if doc != "" {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(doc), &m); err != nil {
+			e.Fields["doc"] = "undecodable: " + doc
+		}
+		for k, v := range m {
+			e.Fields["doc."+k] = canonicalJSON(v)
+		}
+	}
+	return e
+}
+
+// canonicalJSON re-encodes v so that equal values compare equal as text.
+func canonicalJSON(v json.RawMessage) string {
+	var x any
+	if err := json.Unmarshal(v, &x); err != nil {
+		return string(v)
+	}
+	out, err := json.Marshal(x)
+	if err != nil {
+		return string(v)
+	}
+	return string(out)
+}
+
+// ProjectValue returns what the read model would hold for a ledger object
+// of kind with this value: the reference Reconcile compares rows with. ok
+// is false for a kind the read model does not project.
+func ProjectValue(kind string, value []byte) (e ProjectedEntity, ok bool, err error) {
+	row, err := rmToRow(kind, value)
+	if err != nil {
+		return ProjectedEntity{}, false, greenmint.E(greenmint.EINVALID, "store.ProjectValue", err, "%s value does not decode", kind)
+	}
+	if row == nil {
+		return ProjectedEntity{}, false, nil
+	}
+	return entityOf(kind, row), true, nil
+}
+
+// ProjectedEntities returns every row of a projected kind as its fields,
+// in key order.
+func (db *DB) ProjectedEntities(ctx context.Context, kind string) ([]ProjectedEntity, error) {
+	const op = "store.ProjectedEntities"
+	q := db.gdb.WithContext(ctx)
+	var out []ProjectedEntity
+	collect := func(rows any, n int, at func(int) any) error {
+		for i := 0; i < n; i++ {
+			out = append(out, entityOf(kind, at(i)))
+		}
+		return nil
+	}
+	switch kind {
+	case KindSite:
+		var rows []rmSiteRow
+		if err := q.Order("id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	case KindMeter:
+		var rows []rmMeterRow
+		if err := q.Order("id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	case KindBatch:
+		var rows []rmBatchRow
+		if err := q.Order("id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	case KindHolding:
+		var rows []rmHoldingRow
+		if err := q.Order("owner, batch_id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	case KindListing:
+		var rows []rmListingRow
+		if err := q.Order("id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	case KindRetirement:
+		var rows []rmRetirementRow
+		if err := q.Order("id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	case KindFlag:
+		var rows []rmFlagRow
+		if err := q.Order("id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	case KindOrganisation:
+		var rows []rmOrgRow
+		if err := q.Order("msp_id").Find(&rows).Error; err != nil {
+			return nil, translate(op, err)
+		}
+		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+	default:
+		return nil, greenmint.Errorf(greenmint.EINVALID, "the read model does not project %q", kind)
+	}
+	return out, nil
+}
+
+// ResetReadModel deletes every projected row, every recorded event and the
+// checkpoint, in one transaction: the projection starts again from block 0.
+func (db *DB) ResetReadModel(ctx context.Context) error {
+	err := db.gdb.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, t := range []string{"rm_sites", "rm_meters", "rm_batches", "rm_holdings", "rm_listings", "rm_retirements", "rm_flags", "rm_organisations", "rm_events", "rm_checkpoint"} {
+			if err := tx.Exec("DELETE FROM " + t).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return translate("store.ResetReadModel", err)
+}
+
+// Filter selects projected batches, holdings or listings. Empty fields
+// select everything; Owner is the batch's owner, the holding's owner or
+// the listing's seller; Technology matches a batch any of whose allocated
+// generation is of it; Vintage is the year the batch's period starts;
+// Status is the batch's or listing's status (holdings: the batch's).
+type Filter struct {
+	Owner      string
+	Instrument string
+	Country    string
+	Technology string
+	Vintage    int64
+	Status     string
+	BatchID    string // holdings and listings of one batch
+	Cursor     string // from the previous page; "" for the first
+	Limit      int    // 1 to MaxPageLimit; 0 means MaxPageLimit
+}
+
+// MaxPageLimit is the largest page of a read-model list.
+const MaxPageLimit = 100
+
+func (f Filter) limit() (int, error) {
+	switch {
+	case f.Limit == 0:
+		return MaxPageLimit, nil
+	case f.Limit < 0 || f.Limit > MaxPageLimit:
+		return 0, greenmint.Errorf(greenmint.EINVALID, "limit %d is out of range (1 to %d)", f.Limit, MaxPageLimit)
+	}
+	return f.Limit, nil
+}
+
+// cursor encodes the last row's key parts; decodeCursor reads them back.
+func encodeCursor(parts ...string) string {
+	raw, _ := json.Marshal(parts)
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+func decodeCursor(c string, n int) ([]string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	var parts []string
+	if err == nil {
+		err = json.Unmarshal(raw, &parts)
+	}
+	if err == nil && len(parts) != n {
+		err = fmt.Errorf("%d parts, want %d", len(parts), n)
+	}
+	if err != nil {
+		return nil, greenmint.E(greenmint.EINVALID, "", err, "cursor %q is not one this list returned", c)
+	}
+	return parts, nil
+}
+
+// batchFilters applies the batch columns of f to q (b is the batches
+// table's name or alias).
+func batchFilters(q *gorm.DB, f Filter, b string) *gorm.DB {
+	if f.Instrument != "" {
+		q = q.Where(b+".instrument = ?", f.Instrument)
+	}
+	if f.Country != "" {
+		q = q.Where(b+".country = ?", f.Country)
+	}
+	if f.Technology != "" {
+		q = q.Where(b+".technologies LIKE ?", "%,"+f.Technology+",%")
+	}
+	if f.Vintage != 0 {
+		q = q.Where(b+".vintage = ?", f.Vintage)
+	}
+	return q
+}
+
+// ReadModelBatches returns a page of projected batches in ID order and the
+// cursor of the next page ("" after the last).
+func (db *DB) ReadModelBatches(ctx context.Context, f Filter) ([]greenmint.Batch, string, error) {
+	const op = "store.ReadModelBatches"
+	n, err := f.limit()
+	if err != nil {
+		return nil, "", err
+	}
+	q := batchFilters(db.gdb.WithContext(ctx).Table("rm_batches b"), f, "b")
+	if f.Owner != "" {
+		q = q.Where("b.owner = ?", f.Owner)
+	}
+	if f.Status != "" {
+		q = q.Where("b.status = ?", f.Status)
+	}
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor, 1)
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("b.id > ?", c[0])
+	}
+	var rows []rmBatchRow
+	if err := q.Select("b.*").Order("b.id").Limit(n + 1).Find(&rows).Error; err != nil {
+		return nil, "", translate(op, err)
+	}
+	next := ""
+	if len(rows) > n {
+		rows = rows[:n]
+		next = encodeCursor(rows[n-1].ID)
+	}
+	out := make([]greenmint.Batch, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal([]byte(r.Doc), &out[i]); err != nil {
+			return nil, "", greenmint.E(greenmint.EINTERNAL, op, err, "batch %s does not decode", r.ID)
+		}
+	}
+	return out, next, nil
+}
+
+// ReadModelHoldings returns a page of projected holdings in (batch,
+// owner) order, filtered by their batch's columns too.
+func (db *DB) ReadModelHoldings(ctx context.Context, f Filter) ([]greenmint.Holding, string, error) {
+	const op = "store.ReadModelHoldings"
+	n, err := f.limit()
+	if err != nil {
+		return nil, "", err
+	}
+	q := batchFilters(db.gdb.WithContext(ctx).Table("rm_holdings h").Joins("JOIN rm_batches b ON b.id = h.batch_id"), f, "b")
+	if f.Owner != "" {
+		q = q.Where("h.owner = ?", f.Owner)
+	}
+	if f.Status != "" {
+		q = q.Where("b.status = ?", f.Status)
+	}
+	if f.BatchID != "" {
+		q = q.Where("h.batch_id = ?", f.BatchID)
+	}
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor, 2)
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("h.batch_id > ? OR (h.batch_id = ? AND h.owner > ?)", c[0], c[0], c[1])
+	}
+	var rows []rmHoldingRow
+	if err := q.Select("h.*").Order("h.batch_id, h.owner").Limit(n + 1).Find(&rows).Error; err != nil {
+		return nil, "", translate(op, err)
+	}
+	next := ""
+	if len(rows) > n {
+		rows = rows[:n]
+		next = encodeCursor(rows[n-1].BatchID, rows[n-1].Owner)
+	}
+	out := make([]greenmint.Holding, len(rows))
+	for i, r := range rows {
+		out[i] = greenmint.Holding{BatchID: r.BatchID, Owner: r.Owner, Tradable: r.Tradable, Escrowed: r.Escrowed}
+	}
+	return out, next, nil
+}
+
+// ReadModelListings returns a page of projected listings in ID order,
+// filtered by their batch's columns too.
+func (db *DB) ReadModelListings(ctx context.Context, f Filter) ([]greenmint.Listing, string, error) {
+	const op = "store.ReadModelListings"
+	n, err := f.limit()
+	if err != nil {
+		return nil, "", err
+	}
+	q := batchFilters(db.gdb.WithContext(ctx).Table("rm_listings l").Joins("JOIN rm_batches b ON b.id = l.batch_id"), f, "b")
+	if f.Owner != "" {
+		q = q.Where("l.seller = ?", f.Owner)
+	}
+	if f.Status != "" {
+		q = q.Where("l.status = ?", f.Status)
+	}
+	if f.BatchID != "" {
+		q = q.Where("l.batch_id = ?", f.BatchID)
+	}
+	if f.Cursor != "" {
+		c, err := decodeCursor(f.Cursor, 1)
+		if err != nil {
+			return nil, "", err
+		}
+		q = q.Where("l.id > ?", c[0])
+	}
+	var rows []rmListingRow
+	if err := q.Select("l.*").Order("l.id").Limit(n + 1).Find(&rows).Error; err != nil {
+		return nil, "", translate(op, err)
+	}
+	next := ""
+	if len(rows) > n {
+		rows = rows[:n]
+		next = encodeCursor(rows[n-1].ID)
+	}
+	out := make([]greenmint.Listing, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal([]byte(r.Doc), &out[i]); err != nil {
+			return nil, "", greenmint.E(greenmint.EINTERNAL, op, err, "listing %s does not decode", r.ID)
+		}
+	}
+	return out, next, nil
+}
+
+// readDoc reads the doc of the row with this ID into v; not_found when
+// there is none.
+func (db *DB) readDoc(ctx context.Context, op, table, what, id string, v any) error {
+	var docs []string
+	if err := db.gdb.WithContext(ctx).Table(table).Where("id = ?", id).Limit(1).Pluck("doc", &docs).Error; err != nil {
+		return translate(op, err)
+	}
+	if len(docs) == 0 {
+		return &greenmint.Error{Code: greenmint.ENOTFOUND, Op: op, Message: fmt.Sprintf("the read model has no %s %q", what, id)}
+	}
+	if err := json.Unmarshal([]byte(docs[0]), v); err != nil {
+		return greenmint.E(greenmint.EINTERNAL, op, err, "%s %s does not decode", what, id)
+	}
+	return nil
+}
+
+// ReadModelBatch returns a projected batch; not_found when there is none.
+func (db *DB) ReadModelBatch(ctx context.Context, id string) (greenmint.Batch, error) {
+	var b greenmint.Batch
+	return b, db.readDoc(ctx, "store.ReadModelBatch", "rm_batches", "batch", id, &b)
+}
+
+// ReadModelListing returns a projected listing; not_found when there is
+// none.
+func (db *DB) ReadModelListing(ctx context.Context, id string) (greenmint.Listing, error) {
+	var l greenmint.Listing
+	return l, db.readDoc(ctx, "store.ReadModelListing", "rm_listings", "listing", id, &l)
+}
+
+// ReadModelRetirement returns a projected retirement statement; not_found
+// when there is none.
+func (db *DB) ReadModelRetirement(ctx context.Context, id string) (greenmint.RetirementStatement, error) {
+	var r greenmint.RetirementStatement
+	return r, db.readDoc(ctx, "store.ReadModelRetirement", "rm_retirements", "retirement statement", id, &r)
+}
+
+// ReadModelHolding returns a projected holding; not_found when there is
+// none.
+func (db *DB) ReadModelHolding(ctx context.Context, owner, batchID string) (greenmint.Holding, error) {
+	var rows []rmHoldingRow
+	if err := db.gdb.WithContext(ctx).Where("owner = ? AND batch_id = ?", owner, batchID).Limit(1).Find(&rows).Error; err != nil {
+		return greenmint.Holding{}, translate("store.ReadModelHolding", err)
+	}
+	if len(rows) == 0 {
+		return greenmint.Holding{}, &greenmint.Error{Code: greenmint.ENOTFOUND, Op: "store.ReadModelHolding", Message: fmt.Sprintf("the read model has no holding of %s in %s", owner, batchID)}
+	}
+	r := rows[0]
+	return greenmint.Holding{BatchID: r.BatchID, Owner: r.Owner, Tradable: r.Tradable, Escrowed: r.Escrowed}, nil
+}
+
+// RecordedEvent is an event the read model applied, as the event stream
+// reads it.
+type RecordedEvent struct {
+	Block     uint64
+	Index     int64
+	TxID      string
+	Function  string
+	Creator   string
+	Timestamp string
+	Keys      []string // "kind/attr/…" of every changed object
+}
+
+// ReadModelEvents returns up to limit (1 to MaxPageLimit) recorded events
+// after position (block, index), in ledger order; pass afterBlock -1 for
+// the first.
+func (db *DB) ReadModelEvents(ctx context.Context, afterBlock, afterIndex int64, limit int) ([]RecordedEvent, error) {
+	const op = "store.ReadModelEvents"
+	if limit < 1 || limit > MaxPageLimit {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "limit %d is out of range (1 to %d)", limit, MaxPageLimit)
+	}
+	var rows []rmEventRow
+	if err := db.gdb.WithContext(ctx).Where("block > ? OR (block = ? AND idx > ?)", afterBlock, afterBlock, afterIndex).Order("block, idx").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate(op, err)
+	}
+	out := make([]RecordedEvent, len(rows))
+	for i, r := range rows {
+		out[i] = RecordedEvent{Block: uint64(r.Block), Index: r.Idx, TxID: r.TxID, Function: r.Function, Creator: r.Creator, Timestamp: r.Timestamp}
+		if err := json.Unmarshal([]byte(r.Keys), &out[i].Keys); err != nil {
+			return nil, greenmint.E(greenmint.EINTERNAL, op, err, "the keys of event %d/%d do not decode", r.Block, r.Idx)
+		}
+	}
+	return out, nil
+}
+
+// ExecReadModel runs one SQL statement against the read model's tables:
+// for tests that damage a projection on purpose, and operators' repairs.
+func (db *DB) ExecReadModel(ctx context.Context, sql string, args ...any) (int64, error) {
+	res := db.gdb.WithContext(ctx).Exec(sql, args...)
+	return res.RowsAffected, translate("store.ExecReadModel", res.Error)
+}
+
+// ReadModelTxPosition returns the position (block, index among the
+// block's events) of the recorded event of transaction txID; ok is false
+// when the read model has not applied it.
+func (db *DB) ReadModelTxPosition(ctx context.Context, txID string) (block uint64, index int64, ok bool, err error) {
+	var rows []rmEventRow
+	if err := db.gdb.WithContext(ctx).Where("tx_id = ?", txID).Limit(1).Find(&rows).Error; err != nil {
+		return 0, 0, false, translate("store.ReadModelTxPosition", err)
+	}
+	if len(rows) == 0 {
+		return 0, 0, false, nil
+	}
+	return uint64(rows[0].Block), rows[0].Idx, true, nil
+}

@@ -1,0 +1,173 @@
+// Package readmodel projects the ledger's events into SQL tables (through
+// internal/store) that the gateway lists and searches: sites, meters,
+// batches, holdings, listings, retirements, flags, organisations' admissions
+// and every event, with a checkpoint. Each event is applied in one database
+// transaction with the checkpoint, so a crash loses nothing and applying an
+// event again changes nothing. Reindex rebuilds the tables from block 0;
+// Reconcile compares them with the ledger's own state and names every
+// difference. The ledger stays the authority: nothing here decides anything.
+// See docs/readmodel.md.
+package readmodel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/internal/store"
+)
+
+// Projector applies a ledger's events to a read model database.
+type Projector struct {
+	ledger greenmint.Ledger
+	db     *store.DB
+
+	runMu sync.Mutex // one Run at a time
+
+	mu      sync.Mutex
+	cp      store.Checkpoint
+	changed chan struct{} // closed and replaced whenever an event is applied or Run ends
+}
+
+// New returns a projector of l's events into db (migrated), resuming from
+// db's checkpoint.
+func New(ctx context.Context, l greenmint.Ledger, db *store.DB) (*Projector, error) {
+	cp, err := db.ReadModelCheckpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel.New: %w", err)
+	}
+	return &Projector{ledger: l, db: db, cp: cp, changed: make(chan struct{})}, nil
+}
+
+// Checkpoint returns the last event applied.
+func (p *Projector) Checkpoint() store.Checkpoint {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cp
+}
+
+func (p *Projector) signal() {
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// Run follows the ledger's events from the checkpoint on and applies each
+// as it arrives, until ctx ends (it returns nil then) or an event cannot be
+// applied. The ledger redelivers the checkpoint's block from its first
+// event; the events already applied are skipped by their position.
+func (p *Projector) Run(ctx context.Context) error {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	defer p.signal()
+	cp := p.Checkpoint()
+	from := uint64(0)
+	if !cp.Empty {
+		from = cp.Block
+	}
+	ch, err := p.ledger.Events(ctx, from)
+	if err != nil {
+		return fmt.Errorf("readmodel.Run: %w", err)
+	}
+	block, idx := uint64(0), int64(-1)
+	for ev := range ch {
+		if idx < 0 || ev.BlockNumber != block {
+			block, idx = ev.BlockNumber, 0
+		} else {
+			idx++
+		}
+		if !cp.Empty && (block < cp.Block || (block == cp.Block && idx <= cp.Index)) {
+			continue
+		}
+		var payload greenmint.EventPayload
+		if err := json.Unmarshal(ev.Payload, &payload); err != nil {
+			return greenmint.E(greenmint.EINTERNAL, "readmodel.Run", err, "the event of transaction %s in block %d does not decode", ev.TxID, ev.BlockNumber)
+		}
+		if payload.TxID == "" {
+			payload.TxID = ev.TxID
+		}
+		if payload.Function == "" {
+			payload.Function = ev.Name
+		}
+		if _, err := p.db.ApplyEvents(ctx, []store.ProjectedEvent{{Block: block, Index: idx, Payload: payload}}); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("readmodel.Run: %w", err)
+		}
+		cp = store.Checkpoint{Block: block, Index: idx, TxID: payload.TxID}
+		p.mu.Lock()
+		p.cp = cp
+		p.mu.Unlock()
+		p.signal()
+	}
+	return nil
+}
+
+// WaitTx waits until the event of transaction txID is applied and the
+// checkpoint has reached it (by a Run going on elsewhere), or ctx ends
+// (unavailable).
+func (p *Projector) WaitTx(ctx context.Context, txID string) error {
+	for {
+		p.mu.Lock()
+		cp, changed := p.cp, p.changed
+		p.mu.Unlock()
+		done := cp.TxID == txID
+		if !done && !cp.Empty {
+			block, idx, ok, err := p.db.ReadModelTxPosition(ctx, txID)
+			if err != nil {
+				return fmt.Errorf("readmodel.WaitTx: %w", err)
+			}
+			done = ok && (block < cp.Block || (block == cp.Block && idx <= cp.Index))
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return greenmint.E(greenmint.EUNAVAILABLE, "readmodel.WaitTx", ctx.Err(), "transaction %s is not in the read model yet", txID)
+		}
+	}
+}
+
+// SyncTo applies events until the one of transaction lastTxID is applied,
+// then returns: catching up with a ledger whose newest event is known (""
+// means the ledger has none: nothing to do).
+func (p *Projector) SyncTo(ctx context.Context, lastTxID string) error {
+	if lastTxID == "" {
+		return nil
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(runCtx) }()
+	waitErr := p.WaitTx(ctx, lastTxID)
+	cancel()
+	if err := <-done; err != nil {
+		return err
+	}
+	return waitErr
+}
+
+// Reindex drops every projected row, event and the checkpoint, and
+// rebuilds the read model from block 0 up to the event of transaction
+// lastTxID (the ledger's newest). Lists read during a reindex see it
+// partly built.
+func (p *Projector) Reindex(ctx context.Context, lastTxID string) error {
+	p.runMu.Lock()
+	err := p.db.ResetReadModel(ctx)
+	if err == nil {
+		p.mu.Lock()
+		p.cp = store.Checkpoint{Empty: true}
+		p.mu.Unlock()
+	}
+	p.runMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("readmodel.Reindex: %w", err)
+	}
+	return p.SyncTo(ctx, lastTxID)
+}
