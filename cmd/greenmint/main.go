@@ -84,7 +84,7 @@ func (m *Main) rootCommand() *cobra.Command {
 		m.initCommand(), m.migrateCommand(), m.demoCommand(),
 		m.registrationCommand(), m.meterCommand(), m.readingsCommand(), m.attestationCommand(), m.batchCommand(),
 		m.datasetCommand(), m.gridCommand(), m.oracleCommand(), m.simulateCommand(),
-		m.ledgerCommand(), m.fabricCommand(), m.chaincodeCommand(),
+		m.ledgerCommand(), m.readmodelCommand(), m.fabricCommand(), m.chaincodeCommand(),
 	)
 	root.AddCommand(m.deprecatedCommands()...)
 	markRunning(root, &m.running)
