@@ -56,8 +56,8 @@ func (p *Projector) signal() {
 }
 
 // Run follows the ledger's events from the checkpoint on and applies each
-// as it arrives, until ctx ends (it returns nil then) or an event cannot be
-// applied. The ledger redelivers the checkpoint's block from its first
+// as it arrives, until ctx ends (it returns nil then), the event stream
+// ends (unavailable) or an event cannot be applied. The ledger redelivers the checkpoint's block from its first
 // event; the events already applied are skipped by their position.
 func (p *Projector) Run(ctx context.Context) error {
 	p.runMu.Lock()
@@ -103,6 +103,9 @@ func (p *Projector) Run(ctx context.Context) error {
 		p.cp = cp
 		p.mu.Unlock()
 		p.signal()
+	}
+	if ctx.Err() == nil {
+		return greenmint.Errorf(greenmint.EUNAVAILABLE, "the ledger's event stream ended (the ledger closed)")
 	}
 	return nil
 }

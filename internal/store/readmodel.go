@@ -539,66 +539,36 @@ func ProjectValue(kind string, value []byte) (e ProjectedEntity, ok bool, err er
 // ProjectedEntities returns every row of a projected kind as its fields,
 // in key order.
 func (db *DB) ProjectedEntities(ctx context.Context, kind string) ([]ProjectedEntity, error) {
-	const op = "store.ProjectedEntities"
 	q := db.gdb.WithContext(ctx)
-	var out []ProjectedEntity
-	collect := func(rows any, n int, at func(int) any) error {
-		for i := 0; i < n; i++ {
-			out = append(out, entityOf(kind, at(i)))
-		}
-		return nil
-	}
 	switch kind {
 	case KindSite:
-		var rows []rmSiteRow
-		if err := q.Order("id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+		return entities[rmSiteRow](q, kind, "id")
 	case KindMeter:
-		var rows []rmMeterRow
-		if err := q.Order("id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+		return entities[rmMeterRow](q, kind, "id")
 	case KindBatch:
-		var rows []rmBatchRow
-		if err := q.Order("id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+		return entities[rmBatchRow](q, kind, "id")
 	case KindHolding:
-		var rows []rmHoldingRow
-		if err := q.Order("owner, batch_id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+		return entities[rmHoldingRow](q, kind, "owner, batch_id")
 	case KindListing:
-		var rows []rmListingRow
-		if err := q.Order("id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+		return entities[rmListingRow](q, kind, "id")
 	case KindRetirement:
-		var rows []rmRetirementRow
-		if err := q.Order("id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+		return entities[rmRetirementRow](q, kind, "id")
 	case KindFlag:
-		var rows []rmFlagRow
-		if err := q.Order("id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
+		return entities[rmFlagRow](q, kind, "id")
 	case KindOrganisation:
-		var rows []rmOrgRow
-		if err := q.Order("msp_id").Find(&rows).Error; err != nil {
-			return nil, translate(op, err)
-		}
-		_ = collect(rows, len(rows), func(i int) any { return &rows[i] })
-	default:
-		return nil, greenmint.Errorf(greenmint.EINVALID, "the read model does not project %q", kind)
+		return entities[rmOrgRow](q, kind, "msp_id")
+	}
+	return nil, greenmint.Errorf(greenmint.EINVALID, "the read model does not project %q", kind)
+}
+
+func entities[R any](q *gorm.DB, kind, order string) ([]ProjectedEntity, error) {
+	var rows []R
+	if err := q.Order(order).Find(&rows).Error; err != nil {
+		return nil, translate("store.ProjectedEntities", err)
+	}
+	out := make([]ProjectedEntity, len(rows))
+	for i := range rows {
+		out[i] = entityOf(kind, &rows[i])
 	}
 	return out, nil
 }
@@ -894,8 +864,9 @@ func (db *DB) ReadModelEvents(ctx context.Context, afterBlock, afterIndex int64,
 	return out, nil
 }
 
-// ExecReadModel runs one SQL statement against the read model's tables:
-// for tests that damage a projection on purpose, and operators' repairs.
+// ExecReadModel runs one SQL statement (against the read model's tables)
+// and returns the rows it affected: for tests that damage a projection on
+// purpose. The statement is trusted: it is never built from outside input.
 func (db *DB) ExecReadModel(ctx context.Context, sql string, args ...any) (int64, error) {
 	res := db.gdb.WithContext(ctx).Exec(sql, args...)
 	return res.RowsAffected, translate("store.ExecReadModel", res.Error)
