@@ -54,7 +54,7 @@ func TestCommandTree(t *testing.T) {
 		"dataset publish", "simulate setup", "oracle serve", "site amend", "meter amend",
 		"attest", "import", "register", "proof"}
 	db := []string{"init", "migrate", "readings import", "attestation create", "attestation show", "batch proof", "grid import", "oracle serve",
-		"oracle token issue", "oracle token list", "oracle token revoke", "attest", "import", "proof"}
+		"oracle token issue", "oracle token list", "oracle token revoke", "readmodel reindex", "readmodel reconcile", "attest", "import", "proof"}
 	has := func(list []string, s string) bool {
 		for _, x := range list {
 			if x == s {
