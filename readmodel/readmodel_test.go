@@ -215,6 +215,7 @@ func TestReconcileNamesDamage(t *testing.T) {
 			}
 			exec("UPDATE rm_holdings SET tradable = tradable + 7 WHERE owner = ? AND batch_id = ?", n.Buyer.MSPID, f.BatchID)
 			exec("UPDATE rm_batches SET retired = 0 WHERE id = ?", f.BatchID)
+			exec("UPDATE rm_batches SET technologies = ',wind_onshore,' WHERE id = ?", f.BatchID)
 			exec("DELETE FROM rm_listings WHERE id = ?", f.Open)
 			exec("INSERT INTO rm_flags (id, batch_id, auditor, status, doc) VALUES ('FLG-GHOST', ?, 'AuditorMSP', 'open', '{}')", f.BatchID)
 			diffs := mustReconcile(t, p, n, f.Last.TxID)
@@ -224,6 +225,7 @@ func TestReconcileNamesDamage(t *testing.T) {
 			}
 			want := []string{
 				"batch " + f.BatchID + " differs retired",
+				"batch " + f.BatchID + " differs technologies",
 				"flag FLG-GHOST extra ",
 				"holding " + n.Buyer.MSPID + "/" + f.BatchID + " differs tradable",
 				"listing " + f.Open + " missing ",
@@ -231,7 +233,7 @@ func TestReconcileNamesDamage(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("Reconcile = %q, want %q", got, want)
 			}
-			if s := diffs[2].String(); !strings.Contains(s, "tradable") || diffs[2].ReadModel == diffs[2].Ledger {
+			if s := diffs[3].String(); !strings.Contains(s, "tradable") || diffs[3].ReadModel == diffs[3].Ledger {
 				t.Fatalf("difference %q does not say both values", s)
 			}
 			if err := p.Reindex(ctx, f.Last.TxID); err != nil {

@@ -109,6 +109,11 @@ func (p *Projector) Reconcile(ctx context.Context, reader *greenmint.Identity, l
 			if err != nil {
 				return nil, fmt.Errorf("readmodel.Reconcile: %w", err)
 			}
+			if o.kind == store.KindBatch {
+				if want.Fields["technologies"], err = r.technologies(ctx, want.Fields["doc.attestation_id"]); err != nil {
+					return nil, fmt.Errorf("readmodel.Reconcile: batch %s: %w", o.entityKey(), err)
+				}
+			}
 			diffs = append(diffs, compare(o, want.Fields, row.Fields)...)
 		}
 	}
@@ -287,4 +292,18 @@ func (r *ledgerReader) batchFlags(ctx context.Context, batchID string) ([]greenm
 	}
 	r.flags[batchID] = fs
 	return fs, nil
+}
+
+// technologies returns the technologies of the attestation with this ID
+// (its JSON string, as the batch's doc holds it).
+func (r *ledgerReader) technologies(ctx context.Context, attestationID string) (string, error) {
+	var id string
+	if err := json.Unmarshal([]byte(attestationID), &id); err != nil {
+		return "", greenmint.E(greenmint.EINTERNAL, "", err, "attestation_id %s is not a string", attestationID)
+	}
+	var rec greenmint.AttestationRecord
+	if err := greenmint.EvaluateJSON(ctx, r.l, r.id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: id}, &rec); err != nil {
+		return "", err
+	}
+	return store.Technologies(rec.Attestation.Attestation), nil
 }

@@ -250,7 +250,7 @@ func applyEvent(tx *gorm.DB, ev *ProjectedEvent) error {
 			if err := json.Unmarshal(c.Value, &rec); err != nil {
 				return greenmint.E(greenmint.EINTERNAL, op, err, "attestation %v of transaction %s does not decode", c.Key, ev.Payload.TxID)
 			}
-			techs[rec.BatchID] = technologies(rec.Attestation.Attestation)
+			techs[rec.BatchID] = Technologies(rec.Attestation.Attestation)
 		}
 	}
 	for _, c := range ev.Payload.Changes {
@@ -290,9 +290,10 @@ func applyEvent(tx *gorm.DB, ev *ProjectedEvent) error {
 	return translate(op, tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error)
 }
 
-// technologies lists an attestation's generation technologies as
-// ",solar,wind," (sorted), for LIKE filters.
-func technologies(a greenmint.Attestation) string {
+// Technologies lists an attestation's generation technologies as a
+// batch's technologies column holds them: ",solar_pv_utility,wind_onshore,"
+// (sorted; "" for none).
+func Technologies(a greenmint.Attestation) string {
 	var ts []string
 	for _, h := range a.Hours {
 		for _, al := range h.Allocations {
@@ -456,6 +457,7 @@ func entityOf(kind string, row any) ProjectedEntity {
 		put("country", r.Country)
 		put("owner", r.Owner)
 		put("vintage", r.Vintage)
+		put("technologies", r.Technologies)
 		put("issued", r.Issued)
 		put("tradable", r.Tradable)
 		put("escrowed", r.Escrowed)
@@ -524,7 +526,9 @@ func canonicalJSON(v json.RawMessage) string {
 
 // ProjectValue returns what the read model would hold for a ledger object
 // of kind with this value: the reference Reconcile compares rows with. ok
-// is false for a kind the read model does not project.
+// is false for a kind the read model does not project. A batch's
+// technologies come from its attestation, not its value: the caller sets
+// Fields["technologies"] (Technologies).
 func ProjectValue(kind string, value []byte) (e ProjectedEntity, ok bool, err error) {
 	row, err := rmToRow(kind, value)
 	if err != nil {
