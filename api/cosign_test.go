@@ -394,3 +394,27 @@ func TestCosignEndpointRefusesBadInput(t *testing.T) {
 		t.Fatalf("malformed, unauthenticated body = %d", resp.StatusCode)
 	}
 }
+
+// A co-sign request for hours that already back a batch is refused as what
+// it is (R1, naming the batch), not as "attestation differs": the
+// requester's data agree, the hours are taken (found in review).
+func TestCosignOfClaimedHoursSaysSo(t *testing.T) {
+	o := newTwoOracles(t, 0)
+	ctx := context.Background()
+	a, _, err := o.attA.Build(ctx, o.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := o.submitter().Attest(ctx, o.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := o.cosignHTTP(t, o.peerB.Token, o.req, a)
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || resp.StatusCode != http.StatusConflict {
+		t.Fatalf("co-sign of minted hours = %d %s, want 409", resp.StatusCode, body)
+	}
+	if p.Reason == api.ReasonAttestationDiffers || !strings.Contains(p.Detail, res.BatchID) {
+		t.Fatalf("co-sign of minted hours answered %+v, want the batch %s named, not %q", p, res.BatchID, api.ReasonAttestationDiffers)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -233,7 +234,9 @@ func cosignRoute(r *gin.Engine, auth gin.HandlerFunc, cfg OracleConfig, cap sema
 		}
 		defer cap.release()
 		sig, err := cfg.Cosigner.Cosign(c.Request.Context(), oracle.AttestRequest{SiteID: req.SiteID, Instrument: req.Instrument, From: from, To: to, Dataset: req.Dataset}, &req.Attestation)
-		if greenmint.ErrorCode(err) == greenmint.ECONFLICT {
+		// Only a difference of data is hidden behind its reason; any other
+		// refusal (hours already backing a batch, R1) says what it is.
+		if errors.Is(err, oracle.ErrAttestationDiffers) {
 			cfg.Log.Warn("co-signature refused", "peer", c.GetString("subject"), "site", req.SiteID, "from", req.From, "to", req.To,
 				"request_id", c.GetString("request_id"), "err", err)
 			fail(c, &problemReason{reason: ReasonAttestationDiffers, err: greenmint.Errorf(greenmint.ECONFLICT,

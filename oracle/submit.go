@@ -27,6 +27,10 @@ type Cosigner interface {
 	Cosign(ctx context.Context, req AttestRequest, a *greenmint.Attestation) (greenmint.OracleSignature, error)
 }
 
+// ErrAttestationDiffers is the cause of a co-signer's refusal when its own
+// rebuild of the attestation gives other bytes than the request's.
+var ErrAttestationDiffers = errors.New("the attestation rebuilt from this oracle's readings differs")
+
 // MaxCosignClockSkew is how far ahead of a co-signing oracle's clock a
 // requester's attested_at may be.
 const MaxCosignClockSkew = 5 * time.Minute
@@ -69,7 +73,7 @@ func (lc *LocalCosigner) Cosign(ctx context.Context, req AttestRequest, a *green
 		return greenmint.OracleSignature{}, err
 	}
 	if !bytes.Equal(ours, theirs) {
-		return greenmint.OracleSignature{}, greenmint.Errorf(greenmint.ECONFLICT,
+		return greenmint.OracleSignature{}, greenmint.E(greenmint.ECONFLICT, "oracle.Cosign", ErrAttestationDiffers,
 			"oracle %s's data differ: it computes totals %+v, readings root %.16s…; the request has %+v, %.16s…",
 			lc.OracleID, mine.Totals, mine.ReadingsRoot, a.Totals, a.ReadingsRoot)
 	}
