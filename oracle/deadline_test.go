@@ -191,19 +191,9 @@ func (s stalledSubmits) Submit(ctx context.Context, id *greenmint.Identity, func
 // never minted unless an operator ran `attest`.
 func TestSchedulerSubmitsAgainWhatTimedOut(t *testing.T) {
 	ctx := context.Background()
-	n := greenminttest.NewNetwork(t)
+	n, sub := attestingOracle(t, 24, func(l greenmint.Ledger) greenmint.Ledger { return stalledSubmits{l} })
 	e, l, db := n.Env, n.Ledger, n.DB
-	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
-	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
-		t.Fatalf("ingest: %+v %v", s, err)
-	}
-	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
-	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: stalledSubmits{l}, ID: e.OracleA,
-		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{peerB}, LedgerTimeout: 300 * time.Millisecond}
+	sub.LedgerTimeout = 300 * time.Millisecond
 	sched := &oracle.Scheduler{Submitter: sub, Store: db, Sites: []string{n.Site.ID}, Instrument: greenmint.EAC,
 		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, Start: greenminttest.DemoWeek.Start,
 		Lag: 30 * time.Minute, SiteTimeout: time.Minute}
@@ -240,19 +230,8 @@ func TestSchedulerSubmitsAgainWhatTimedOut(t *testing.T) {
 // refused it (R1).
 func TestClaimedHoursRefusedBeforeSigning(t *testing.T) {
 	ctx := context.Background()
-	n := greenminttest.NewNetwork(t)
-	e, l, db := n.Env, n.Ledger, n.DB
-	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
-	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 48})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
-		t.Fatalf("ingest: %+v %v", s, err)
-	}
-	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
-	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: l, ID: e.OracleA,
-		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{peerB}}
+	n, sub := attestingOracle(t, 48, nil)
+	db := n.DB
 	pin := greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}
 	day := greenminttest.DemoWeek.Start
 	res, err := sub.Attest(ctx, oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.EAC, From: day, To: day.Add(24 * time.Hour), Dataset: pin})
@@ -364,4 +343,28 @@ func TestCosignerRefusesTimesAheadOfItsClock(t *testing.T) {
 	if _, err := early.Cosign(ctx, req, build(day.Add(12*time.Hour))); greenmint.ErrorCode(err) != greenmint.EINVALID {
 		t.Fatalf("a day not yet ended by the co-signer's clock: %v, want invalid", err)
 	}
+}
+
+// attestingOracle is oracle A on a fresh test network with hours of the
+// site's readings ingested and oracle B as its local co-signer, submitting
+// to ledger (the network's own when nil).
+func attestingOracle(t *testing.T, hours int, ledger func(greenmint.Ledger) greenmint.Ledger) (*greenminttest.Network, *oracle.Submitter) {
+	t.Helper()
+	n := greenminttest.NewNetwork(t)
+	e, l, db := n.Env, n.Ledger, n.DB
+	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
+	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: hours})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := in.Ingest(context.Background(), parsed(readings...)); err != nil || s.Accepted != len(readings) {
+		t.Fatalf("ingest: %+v %v", s, err)
+	}
+	var submitTo greenmint.Ledger = l
+	if ledger != nil {
+		submitTo = ledger(l)
+	}
+	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
+	return n, &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: submitTo, ID: e.OracleA,
+		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{peerB}}
 }

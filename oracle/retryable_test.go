@@ -35,23 +35,12 @@ func (c conflictedMints) Submit(ctx context.Context, id *greenmint.Identity, fun
 // attestation's hours were never minted.
 func TestSubmitterRetryableConflictIsTransient(t *testing.T) {
 	ctx := context.Background()
-	n := greenminttest.NewNetwork(t)
-	e, l, db := n.Env, n.Ledger, n.DB
-	in := oracle.NewIngester(db, &oracle.LedgerMeters{Ledger: l, ID: e.OracleA, TTL: time.Minute}, readingsNow)
-	readings, err := n.Site.Readings(greenminttest.Period{Start: greenminttest.DemoWeek.Start, Hours: 24})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s, err := in.Ingest(ctx, parsed(readings...)); err != nil || s.Accepted != len(readings) {
-		t.Fatalf("ingest: %+v %v", s, err)
-	}
-	peerB := &oracle.LocalCosigner{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleB}, OracleID: greenminttest.OracleBID, Key: e.OracleKeys[greenminttest.OracleBID]}
-	sub := &oracle.Submitter{Attester: &oracle.Attester{Readings: db, Ledger: l, ID: e.OracleA}, Store: db, Ledger: conflictedMints{l}, ID: e.OracleA,
-		OracleID: greenminttest.OracleAID, Key: e.OracleKeys[greenminttest.OracleAID], Peers: []oracle.Cosigner{peerB}}
+	n, sub := attestingOracle(t, 24, func(l greenmint.Ledger) greenmint.Ledger { return conflictedMints{l} })
+	l, db := n.Ledger, n.DB
 	req := oracle.AttestRequest{SiteID: n.Site.ID, Instrument: greenmint.EAC, From: greenminttest.DemoWeek.Start, To: greenminttest.DemoWeek.Start.Add(24 * time.Hour),
 		Dataset: greenmint.DatasetPin{ID: refdata.DefaultDatasetID, Version: refdata.DefaultDatasetVersion}, AttestedAt: greenminttest.DemoWeek.Start.Add(25 * time.Hour)}
 
-	_, err = sub.Attest(ctx, req)
+	_, err := sub.Attest(ctx, req)
 	var refused *oracle.Refused
 	if err == nil || errors.As(err, &refused) || !greenmint.IsRetryable(err) || !errors.Is(err, greenmint.ErrRetriesExhausted) ||
 		!strings.Contains(err.Error(), "gave up after 2 attempts") {
