@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/greenmint/greenmint/fabricnet"
+	"github.com/greenmint/greenmint/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -31,7 +32,20 @@ func (m *Main) fabricCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return m.emit(map[string]string{"dir": abs, "connection_file": n.ConnectionFile()}, "connection file: "+n.ConnectionFile())
+			// The registry bootstraps the ledger as init does on the embedded
+			// one: policy, every organisation admitted to its roles (R11),
+			// the oracles and the shipped dataset.
+			w, err := workspace.Open(workspace.Config{Ledger: workspace.Fabric, Connection: n.ConnectionFile()})
+			if err != nil {
+				return err
+			}
+			defer w.Close()
+			ds, err := w.Bootstrap(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("fabric up: bootstrapping the ledger: %w", err)
+			}
+			return m.emit(map[string]string{"dir": abs, "connection_file": n.ConnectionFile(), "dataset": ds.SHA256},
+				"connection file: "+n.ConnectionFile()+"; ledger bootstrapped by the registry (organisations admitted to their roles, oracles, dataset "+ds.SHA256[:16]+")")
 		},
 	}
 	up.Flags().StringVar(&bin, "fabric-bin", os.Getenv("FABRIC_BIN"), "directory of the Fabric binaries [FABRIC_BIN]")
