@@ -52,6 +52,7 @@ func TestCommandTree(t *testing.T) {
 	all := leaves(root)
 	ledger := []string{"init", "demo", "registration apply", "readings import", "attestation create", "attestation show", "batch show", "batch proof",
 		"dataset publish", "simulate setup", "oracle serve", "site amend", "meter amend",
+		"organisation admit", "organisation revoke", "organisation list",
 		"attest", "import", "register", "proof"}
 	db := []string{"init", "migrate", "readings import", "attestation create", "attestation show", "batch proof", "grid import", "oracle serve",
 		"oracle token issue", "oracle token list", "oracle token revoke", "readmodel reindex", "readmodel reconcile", "attest", "import", "proof"}

@@ -83,7 +83,7 @@ func (m *Main) rootCommand() *cobra.Command {
 	root.AddCommand(
 		m.initCommand(), m.migrateCommand(), m.demoCommand(),
 		m.registrationCommand(), m.meterCommand(), m.readingsCommand(), m.attestationCommand(), m.batchCommand(),
-		m.datasetCommand(), m.gridCommand(), m.oracleCommand(), m.simulateCommand(),
+		m.datasetCommand(), m.gridCommand(), m.oracleCommand(), m.organisationCommand(), m.simulateCommand(),
 		m.ledgerCommand(), m.readmodelCommand(), m.fabricCommand(), m.chaincodeCommand(),
 	)
 	root.AddCommand(m.deprecatedCommands()...)
