@@ -21,19 +21,16 @@ func (m *Main) batchCommand() *cobra.Command {
 // readBatch opens the workspace and reads a batch as the identity as; the
 // caller closes the workspace.
 func readBatch(ctx context.Context, ws *wsFlags, as, batchID string) (*workspace.Workspace, *greenmint.Identity, *greenmint.Batch, error) {
-	w, err := ws.open()
+	w, id, err := openAs(ws, as)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	id, err := w.Identity(as)
-	if err == nil {
-		var b greenmint.Batch
-		if err = greenmint.EvaluateJSON(ctx, w.Ledger, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err == nil {
-			return w, id, &b, nil
-		}
+	var b greenmint.Batch
+	if err := greenmint.EvaluateJSON(ctx, w.Ledger, id, greenmint.QueryGetBatch, greenmint.IDQuery{ID: batchID}, &b); err != nil {
+		w.Close()
+		return nil, nil, nil, err
 	}
-	w.Close()
-	return nil, nil, nil, err
+	return w, id, &b, nil
 }
 
 func (m *Main) batchShowCommand() *cobra.Command {

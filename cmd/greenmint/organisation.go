@@ -6,6 +6,7 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/consortium"
+	"github.com/greenmint/greenmint/workspace"
 	"github.com/spf13/cobra"
 )
 
@@ -26,15 +27,11 @@ func (m *Main) organisationAdmitCommand() *cobra.Command {
 		Short: "Admit an organisation to roles (miner, buyer, auditor, oracle), as the registry",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := ws.open()
+			w, registry, err := openAs(&ws, as)
 			if err != nil {
 				return err
 			}
 			defer w.Close()
-			registry, err := w.Identity(as)
-			if err != nil {
-				return err
-			}
 			req := greenmint.AdmitOrganizationRequest{MSPID: msp}
 			for _, r := range roles {
 				req.Roles = append(req.Roles, greenmint.Role(r))
@@ -63,15 +60,11 @@ func (m *Main) organisationRevokeCommand() *cobra.Command {
 		Short: "Take a role back from an organisation, with a reason, as the registry",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := ws.open()
+			w, registry, err := openAs(&ws, as)
 			if err != nil {
 				return err
 			}
 			defer w.Close()
-			registry, err := w.Identity(as)
-			if err != nil {
-				return err
-			}
 			req := greenmint.RevokeOrganizationRoleRequest{MSPID: msp, Role: greenmint.Role(role), Reason: reason}
 			var a greenmint.Admission
 			if _, err := greenmint.SubmitJSON(cmd.Context(), w.Ledger, registry, greenmint.TxRevokeOrganizationRole, req, &a); err != nil {
@@ -99,15 +92,11 @@ func (m *Main) organisationListCommand() *cobra.Command {
 		Short: "List every organisation's roles and revocations",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			w, err := ws.open()
+			w, id, err := openAs(&ws, as)
 			if err != nil {
 				return err
 			}
 			defer w.Close()
-			id, err := w.Identity(as)
-			if err != nil {
-				return err
-			}
 			var all []greenmint.Admission
 			if err := greenmint.EvaluateJSON(cmd.Context(), w.Ledger, id, greenmint.QueryListOrganizations, struct{}{}, &all); err != nil {
 				return err
@@ -126,6 +115,21 @@ func (m *Main) organisationListCommand() *cobra.Command {
 	ws.bind(cmd, true, false)
 	cmd.Flags().StringVar(&as, "as", consortium.AuditorMSP+":auditor", "who reads (MSP:user)")
 	return cmd
+}
+
+// openAs opens the workspace and the member as (MSP:user) of its
+// consortium; the caller closes the workspace.
+func openAs(ws *wsFlags, as string) (*workspace.Workspace, *greenmint.Identity, error) {
+	w, err := ws.open()
+	if err != nil {
+		return nil, nil, err
+	}
+	id, err := w.Identity(as)
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	return w, id, nil
 }
 
 func joinRoles(roles []greenmint.Role) string {

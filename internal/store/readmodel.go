@@ -686,18 +686,9 @@ func (db *DB) ReadModelBatches(ctx context.Context, f Filter) ([]greenmint.Batch
 	if err := q.Select("b.*").Order("b.id").Limit(n + 1).Find(&rows).Error; err != nil {
 		return nil, "", translate(op, err)
 	}
-	next := ""
-	if len(rows) > n {
-		rows = rows[:n]
-		next = encodeCursor(rows[n-1].ID)
-	}
-	out := make([]greenmint.Batch, len(rows))
-	for i, r := range rows {
-		if err := json.Unmarshal([]byte(r.Doc), &out[i]); err != nil {
-			return nil, "", greenmint.E(greenmint.EINTERNAL, op, err, "batch %s does not decode", r.ID)
-		}
-	}
-	return out, next, nil
+	rows, next := page(rows, n, func(r rmBatchRow) []string { return []string{r.ID} })
+	out, err := decodeDocs[greenmint.Batch](op, "batch", rows, func(r rmBatchRow) (string, string) { return r.ID, r.Doc })
+	return out, next, err
 }
 
 // ReadModelHoldings returns a page of projected holdings in (batch,
@@ -729,11 +720,7 @@ func (db *DB) ReadModelHoldings(ctx context.Context, f Filter) ([]greenmint.Hold
 	if err := q.Select("h.*").Order("h.batch_id, h.owner").Limit(n + 1).Find(&rows).Error; err != nil {
 		return nil, "", translate(op, err)
 	}
-	next := ""
-	if len(rows) > n {
-		rows = rows[:n]
-		next = encodeCursor(rows[n-1].BatchID, rows[n-1].Owner)
-	}
+	rows, next := page(rows, n, func(r rmHoldingRow) []string { return []string{r.BatchID, r.Owner} })
 	out := make([]greenmint.Holding, len(rows))
 	for i, r := range rows {
 		out[i] = greenmint.Holding{BatchID: r.BatchID, Owner: r.Owner, Tradable: r.Tradable, Escrowed: r.Escrowed}
@@ -770,18 +757,32 @@ func (db *DB) ReadModelListings(ctx context.Context, f Filter) ([]greenmint.List
 	if err := q.Select("l.*").Order("l.id").Limit(n + 1).Find(&rows).Error; err != nil {
 		return nil, "", translate(op, err)
 	}
-	next := ""
-	if len(rows) > n {
-		rows = rows[:n]
-		next = encodeCursor(rows[n-1].ID)
+	rows, next := page(rows, n, func(r rmListingRow) []string { return []string{r.ID} })
+	out, err := decodeDocs[greenmint.Listing](op, "listing", rows, func(r rmListingRow) (string, string) { return r.ID, r.Doc })
+	return out, next, err
+}
+
+// page cuts rows read with a limit of n+1 to n, and returns the cursor of
+// the next page from the last row's key ("" after the last page).
+func page[R any](rows []R, n int, key func(R) []string) ([]R, string) {
+	if len(rows) <= n {
+		return rows, ""
 	}
-	out := make([]greenmint.Listing, len(rows))
+	rows = rows[:n]
+	return rows, encodeCursor(key(rows[n-1])...)
+}
+
+// decodeDocs decodes each row's JSON document (doc returns the row's ID and
+// document); a document that does not decode is EINTERNAL naming the row.
+func decodeDocs[T, R any](op, what string, rows []R, doc func(R) (string, string)) ([]T, error) {
+	out := make([]T, len(rows))
 	for i, r := range rows {
-		if err := json.Unmarshal([]byte(r.Doc), &out[i]); err != nil {
-			return nil, "", greenmint.E(greenmint.EINTERNAL, op, err, "listing %s does not decode", r.ID)
+		id, raw := doc(r)
+		if err := json.Unmarshal([]byte(raw), &out[i]); err != nil {
+			return nil, greenmint.E(greenmint.EINTERNAL, op, err, "%s %s does not decode", what, id)
 		}
 	}
-	return out, next, nil
+	return out, nil
 }
 
 // readDoc reads the doc of the row with this ID into v; not_found when
