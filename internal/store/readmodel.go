@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -591,21 +592,50 @@ func (db *DB) ResetReadModel(ctx context.Context) error {
 	return translate("store.ResetReadModel", err)
 }
 
-// Filter selects projected batches, holdings or listings. Empty fields
-// select everything; Owner is the batch's owner, the holding's owner or
-// the listing's seller; Technology matches a batch any of whose allocated
-// generation is of it; Vintage is the year the batch's period starts;
-// Status is the batch's or listing's status (holdings: the batch's).
+// Filter selects the rows of a read-model list. Empty fields select
+// everything; each list accepts only the fields it names in its comment, and
+// a field set that the list does not filter on is invalid (a caller never
+// believes a list narrowed that did not).
 type Filter struct {
-	Owner      string
+	// Owner is the owning organisation (MSP ID): a site's, meter's or
+	// batch's owner, a holding's owner, a listing's seller, the
+	// organisation that retired, a flagged batch's owner.
+	Owner string
+	// Instrument is a batch's instrument (EAC or CO2E).
 	Instrument string
-	Country    string
+	// Country is a site's or batch's country (ISO 3166-1 alpha-2).
+	Country string
+	// GridRegion is a site's grid region.
+	GridRegion string
+	// SiteID is a meter's site or a batch's site.
+	SiteID string
+	// Kind is a meter's kind (consumption or generation).
+	Kind string
+	// Technology is a generation meter's technology, or, for batches,
+	// holdings and listings, a technology any of the batch's allocated
+	// generation is of.
 	Technology string
-	Vintage    int64
-	Status     string
-	BatchID    string // holdings and listings of one batch
-	Cursor     string // from the previous page; "" for the first
-	Limit      int    // 1 to MaxPageLimit; 0 means MaxPageLimit
+	// Vintage is the year a batch's period starts.
+	Vintage int64
+	// Status is a site's, meter's, batch's, listing's or flag's status
+	// (holdings: their batch's).
+	Status string
+	// BatchID is the batch of holdings, listings and flags.
+	BatchID string
+	// Buyer is the buyer of a reserved or sold listing.
+	Buyer string
+	// Auditor is the organisation (MSP ID) that raised a flag.
+	Auditor string
+	// Beneficiary is a retirement statement's beneficiary, exactly.
+	Beneficiary string
+	// ReportingYear is a retirement statement's reporting year.
+	ReportingYear int64
+	// Role is a role an organisation is admitted to (miner, buyer,
+	// auditor, oracle).
+	Role string
+
+	Cursor string // from the previous page; "" for the first
+	Limit  int    // 1 to MaxPageLimit; 0 means MaxPageLimit
 }
 
 // MaxPageLimit is the largest page of a read-model list.
@@ -619,6 +649,20 @@ func (f Filter) limit() (int, error) {
 		return 0, greenmint.Errorf(greenmint.EINVALID, "limit %d is out of range (1 to %d)", f.Limit, MaxPageLimit)
 	}
 	return f.Limit, nil
+}
+
+// check returns the page size of f for a list that filters on the fields
+// named in accepts; a field set outside them, or a bad limit, is invalid.
+func (f Filter) check(op string, accepts ...string) (int, error) {
+	v := reflect.ValueOf(f)
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		if name == "Cursor" || name == "Limit" || v.Field(i).IsZero() || slices.Contains(accepts, name) {
+			continue
+		}
+		return 0, greenmint.Errorf(greenmint.EINVALID, "%s: this list does not filter on %s", op, name)
+	}
+	return f.limit()
 }
 
 // cursor encodes the last row's key parts; decodeCursor reads them back.
@@ -642,73 +686,87 @@ func decodeCursor(c string, n int) ([]string, error) {
 	return parts, nil
 }
 
+// batchFields are the batch columns batchFilters applies.
+var batchFields = []string{"Instrument", "Country", "SiteID", "Technology", "Vintage"}
+
 // batchFilters applies the batch columns of f to q (b is the batches
 // table's name or alias).
 func batchFilters(q *gorm.DB, f Filter, b string) *gorm.DB {
-	if f.Instrument != "" {
-		q = q.Where(b+".instrument = ?", f.Instrument)
-	}
-	if f.Country != "" {
-		q = q.Where(b+".country = ?", f.Country)
-	}
-	if f.Technology != "" {
-		q = q.Where(b+".technologies LIKE ?", "%,"+f.Technology+",%")
-	}
+	q = equal(q, b+".instrument", f.Instrument)
+	q = equal(q, b+".country", f.Country)
+	q = equal(q, b+".site_id", f.SiteID)
+	q = within(q, b+".technologies", f.Technology)
 	if f.Vintage != 0 {
 		q = q.Where(b+".vintage = ?", f.Vintage)
 	}
 	return q
 }
 
-// ReadModelBatches returns a page of projected batches in ID order and the
-// cursor of the next page ("" after the last).
-func (db *DB) ReadModelBatches(ctx context.Context, f Filter) ([]greenmint.Batch, string, error) {
-	const op = "store.ReadModelBatches"
-	n, err := f.limit()
-	if err != nil {
-		return nil, "", err
+// equal narrows q to rows whose column equals v, unless v is empty.
+func equal(q *gorm.DB, column, v string) *gorm.DB {
+	if v == "" {
+		return q
 	}
-	q := batchFilters(db.gdb.WithContext(ctx).Table("rm_batches b"), f, "b")
-	if f.Owner != "" {
-		q = q.Where("b.owner = ?", f.Owner)
+	return q.Where(column+" = ?", v)
+}
+
+// within narrows q to rows whose column, a list such as ",a,b,", holds v,
+// unless v is empty.
+func within(q *gorm.DB, column, v string) *gorm.DB {
+	if v == "" {
+		return q
 	}
-	if f.Status != "" {
-		q = q.Where("b.status = ?", f.Status)
-	}
+	return q.Where(column+" LIKE ?", "%,"+v+",%")
+}
+
+// docPage reads a page of rows of the query q (alias a, keyed by the
+// column key) in key order after f's cursor, with a limit of n, and decodes
+// their documents (doc returns a row's key and document).
+func docPage[T, R any](op, what string, q *gorm.DB, a, key string, f Filter, n int, doc func(R) (string, string)) ([]T, string, error) {
 	if f.Cursor != "" {
 		c, err := decodeCursor(f.Cursor, 1)
 		if err != nil {
 			return nil, "", err
 		}
-		q = q.Where("b.id > ?", c[0])
+		q = q.Where(a+"."+key+" > ?", c[0])
 	}
-	var rows []rmBatchRow
-	if err := q.Select("b.*").Order("b.id").Limit(n + 1).Find(&rows).Error; err != nil {
+	var rows []R
+	if err := q.Select(a + ".*").Order(a + "." + key).Limit(n + 1).Find(&rows).Error; err != nil {
 		return nil, "", translate(op, err)
 	}
-	rows, next := page(rows, n, func(r rmBatchRow) []string { return []string{r.ID} })
-	out, err := decodeDocs[greenmint.Batch](op, "batch", rows, func(r rmBatchRow) (string, string) { return r.ID, r.Doc })
+	rows, next := page(rows, n, func(r R) []string { id, _ := doc(r); return []string{id} })
+	out, err := decodeDocs[T](op, what, rows, doc)
 	return out, next, err
 }
 
+// ReadModelBatches returns a page of projected batches in ID order and the
+// cursor of the next page ("" after the last). It filters on Owner,
+// Status, Instrument, Country, SiteID, Technology and Vintage.
+func (db *DB) ReadModelBatches(ctx context.Context, f Filter) ([]greenmint.Batch, string, error) {
+	const op = "store.ReadModelBatches"
+	n, err := f.check(op, append(batchFields, "Owner", "Status")...)
+	if err != nil {
+		return nil, "", err
+	}
+	q := batchFilters(db.gdb.WithContext(ctx).Table("rm_batches b"), f, "b")
+	q = equal(q, "b.owner", f.Owner)
+	q = equal(q, "b.status", f.Status)
+	return docPage[greenmint.Batch](op, "batch", q, "b", "id", f, n, func(r rmBatchRow) (string, string) { return r.ID, r.Doc })
+}
+
 // ReadModelHoldings returns a page of projected holdings in (batch,
-// owner) order, filtered by their batch's columns too.
+// owner) order. It filters on Owner (the holder), BatchID, and its batch's
+// Status, Instrument, Country, SiteID, Technology and Vintage.
 func (db *DB) ReadModelHoldings(ctx context.Context, f Filter) ([]greenmint.Holding, string, error) {
 	const op = "store.ReadModelHoldings"
-	n, err := f.limit()
+	n, err := f.check(op, append(batchFields, "Owner", "Status", "BatchID")...)
 	if err != nil {
 		return nil, "", err
 	}
 	q := batchFilters(db.gdb.WithContext(ctx).Table("rm_holdings h").Joins("JOIN rm_batches b ON b.id = h.batch_id"), f, "b")
-	if f.Owner != "" {
-		q = q.Where("h.owner = ?", f.Owner)
-	}
-	if f.Status != "" {
-		q = q.Where("b.status = ?", f.Status)
-	}
-	if f.BatchID != "" {
-		q = q.Where("h.batch_id = ?", f.BatchID)
-	}
+	q = equal(q, "h.owner", f.Owner)
+	q = equal(q, "b.status", f.Status)
+	q = equal(q, "h.batch_id", f.BatchID)
 	if f.Cursor != "" {
 		c, err := decodeCursor(f.Cursor, 2)
 		if err != nil {
@@ -728,38 +786,123 @@ func (db *DB) ReadModelHoldings(ctx context.Context, f Filter) ([]greenmint.Hold
 	return out, next, nil
 }
 
-// ReadModelListings returns a page of projected listings in ID order,
-// filtered by their batch's columns too.
+// ReadModelListings returns a page of projected listings in ID order. It
+// filters on Owner (the seller), Buyer, Status (the listing's), BatchID,
+// and its batch's Instrument, Country, SiteID, Technology and Vintage.
 func (db *DB) ReadModelListings(ctx context.Context, f Filter) ([]greenmint.Listing, string, error) {
 	const op = "store.ReadModelListings"
-	n, err := f.limit()
+	n, err := f.check(op, append(batchFields, "Owner", "Buyer", "Status", "BatchID")...)
 	if err != nil {
 		return nil, "", err
 	}
 	q := batchFilters(db.gdb.WithContext(ctx).Table("rm_listings l").Joins("JOIN rm_batches b ON b.id = l.batch_id"), f, "b")
+	q = equal(q, "l.seller", f.Owner)
+	q = equal(q, "l.buyer", f.Buyer)
+	q = equal(q, "l.status", f.Status)
+	q = equal(q, "l.batch_id", f.BatchID)
+	return docPage[greenmint.Listing](op, "listing", q, "l", "id", f, n, func(r rmListingRow) (string, string) { return r.ID, r.Doc })
+}
+
+// ReadModelSites returns a page of projected sites in ID order. It filters
+// on Owner, Country, GridRegion and Status.
+func (db *DB) ReadModelSites(ctx context.Context, f Filter) ([]greenmint.Site, string, error) {
+	const op = "store.ReadModelSites"
+	n, err := f.check(op, "Owner", "Country", "GridRegion", "Status")
+	if err != nil {
+		return nil, "", err
+	}
+	q := db.gdb.WithContext(ctx).Table("rm_sites s")
+	q = equal(q, "s.owner", f.Owner)
+	q = equal(q, "s.country", f.Country)
+	q = equal(q, "s.grid_region", f.GridRegion)
+	q = equal(q, "s.status", f.Status)
+	return docPage[greenmint.Site](op, "site", q, "s", "id", f, n, func(r rmSiteRow) (string, string) { return r.ID, r.Doc })
+}
+
+// ReadModelMeters returns a page of projected meters in ID order. It
+// filters on Owner, SiteID, Kind, Technology and Status.
+func (db *DB) ReadModelMeters(ctx context.Context, f Filter) ([]greenmint.Meter, string, error) {
+	const op = "store.ReadModelMeters"
+	n, err := f.check(op, "Owner", "SiteID", "Kind", "Technology", "Status")
+	if err != nil {
+		return nil, "", err
+	}
+	q := db.gdb.WithContext(ctx).Table("rm_meters m")
+	q = equal(q, "m.owner", f.Owner)
+	q = equal(q, "m.site_id", f.SiteID)
+	q = equal(q, "m.kind", f.Kind)
+	q = equal(q, "m.technology", f.Technology)
+	q = equal(q, "m.status", f.Status)
+	return docPage[greenmint.Meter](op, "meter", q, "m", "id", f, n, func(r rmMeterRow) (string, string) { return r.ID, r.Doc })
+}
+
+// ReadModelRetirements returns a page of projected retirement statements
+// in ID order. It filters on Owner (who retired), Beneficiary and
+// ReportingYear.
+func (db *DB) ReadModelRetirements(ctx context.Context, f Filter) ([]greenmint.RetirementStatement, string, error) {
+	const op = "store.ReadModelRetirements"
+	n, err := f.check(op, "Owner", "Beneficiary", "ReportingYear")
+	if err != nil {
+		return nil, "", err
+	}
+	q := db.gdb.WithContext(ctx).Table("rm_retirements r")
+	q = equal(q, "r.owner", f.Owner)
+	q = equal(q, "r.beneficiary", f.Beneficiary)
+	if f.ReportingYear != 0 {
+		q = q.Where("r.reporting_year = ?", f.ReportingYear)
+	}
+	return docPage[greenmint.RetirementStatement](op, "retirement statement", q, "r", "id", f, n, func(r rmRetirementRow) (string, string) { return r.ID, r.Doc })
+}
+
+// ReadModelFlags returns a page of projected flags in ID order. It filters
+// on BatchID, Auditor, Status and Owner (the flagged batch's owner).
+func (db *DB) ReadModelFlags(ctx context.Context, f Filter) ([]greenmint.Flag, string, error) {
+	const op = "store.ReadModelFlags"
+	n, err := f.check(op, "BatchID", "Auditor", "Status", "Owner")
+	if err != nil {
+		return nil, "", err
+	}
+	q := db.gdb.WithContext(ctx).Table("rm_flags f")
+	q = equal(q, "f.batch_id", f.BatchID)
+	q = equal(q, "f.auditor", f.Auditor)
+	q = equal(q, "f.status", f.Status)
 	if f.Owner != "" {
-		q = q.Where("l.seller = ?", f.Owner)
+		q = q.Where("f.batch_id IN (SELECT id FROM rm_batches WHERE owner = ?)", f.Owner)
 	}
-	if f.Status != "" {
-		q = q.Where("l.status = ?", f.Status)
+	return docPage[greenmint.Flag](op, "flag", q, "f", "id", f, n, func(r rmFlagRow) (string, string) { return r.ID, r.Doc })
+}
+
+// Organisation is an organisation as the read model projects it: its MSP
+// ID, the roles the registry admitted it to (R11; sorted) and its
+// admission record on the ledger.
+type Organisation struct {
+	MSPID     string
+	Roles     []greenmint.Role
+	Admission greenmint.Admission
+}
+
+func organisationOf(a greenmint.Admission) Organisation {
+	return Organisation{MSPID: a.MSPID, Roles: slices.Clone(a.Roles), Admission: a}
+}
+
+// ReadModelOrganisations returns a page of projected organisations in MSP
+// ID order. It filters on Role (one the organisation is admitted to now).
+func (db *DB) ReadModelOrganisations(ctx context.Context, f Filter) ([]Organisation, string, error) {
+	const op = "store.ReadModelOrganisations"
+	n, err := f.check(op, "Role")
+	if err != nil {
+		return nil, "", err
 	}
-	if f.BatchID != "" {
-		q = q.Where("l.batch_id = ?", f.BatchID)
+	q := within(db.gdb.WithContext(ctx).Table("rm_organisations o"), "o.roles", f.Role)
+	as, next, err := docPage[greenmint.Admission](op, "organisation", q, "o", "msp_id", f, n, func(r rmOrgRow) (string, string) { return r.MSPID, r.Doc })
+	if err != nil {
+		return nil, "", err
 	}
-	if f.Cursor != "" {
-		c, err := decodeCursor(f.Cursor, 1)
-		if err != nil {
-			return nil, "", err
-		}
-		q = q.Where("l.id > ?", c[0])
+	out := make([]Organisation, len(as))
+	for i, a := range as {
+		out[i] = organisationOf(a)
 	}
-	var rows []rmListingRow
-	if err := q.Select("l.*").Order("l.id").Limit(n + 1).Find(&rows).Error; err != nil {
-		return nil, "", translate(op, err)
-	}
-	rows, next := page(rows, n, func(r rmListingRow) []string { return []string{r.ID} })
-	out, err := decodeDocs[greenmint.Listing](op, "listing", rows, func(r rmListingRow) (string, string) { return r.ID, r.Doc })
-	return out, next, err
+	return out, next, nil
 }
 
 // page cuts rows read with a limit of n+1 to n, and returns the cursor of
@@ -788,8 +931,12 @@ func decodeDocs[T, R any](op, what string, rows []R, doc func(R) (string, string
 // readDoc reads the doc of the row with this ID into v; not_found when
 // there is none.
 func (db *DB) readDoc(ctx context.Context, op, table, what, id string, v any) error {
+	key := "id"
+	if table == "rm_organisations" { // keyed by MSP ID
+		key = "msp_id"
+	}
 	var docs []string
-	if err := db.gdb.WithContext(ctx).Table(table).Where("id = ?", id).Limit(1).Pluck("doc", &docs).Error; err != nil {
+	if err := db.gdb.WithContext(ctx).Table(table).Where(key+" = ?", id).Limit(1).Pluck("doc", &docs).Error; err != nil {
 		return translate(op, err)
 	}
 	if len(docs) == 0 {
@@ -805,6 +952,34 @@ func (db *DB) readDoc(ctx context.Context, op, table, what, id string, v any) er
 func (db *DB) ReadModelBatch(ctx context.Context, id string) (greenmint.Batch, error) {
 	var b greenmint.Batch
 	return b, db.readDoc(ctx, "store.ReadModelBatch", "rm_batches", "batch", id, &b)
+}
+
+// ReadModelSite returns a projected site; not_found when there is none.
+func (db *DB) ReadModelSite(ctx context.Context, id string) (greenmint.Site, error) {
+	var s greenmint.Site
+	return s, db.readDoc(ctx, "store.ReadModelSite", "rm_sites", "site", id, &s)
+}
+
+// ReadModelMeter returns a projected meter; not_found when there is none.
+func (db *DB) ReadModelMeter(ctx context.Context, id string) (greenmint.Meter, error) {
+	var m greenmint.Meter
+	return m, db.readDoc(ctx, "store.ReadModelMeter", "rm_meters", "meter", id, &m)
+}
+
+// ReadModelFlag returns a projected flag; not_found when there is none.
+func (db *DB) ReadModelFlag(ctx context.Context, id string) (greenmint.Flag, error) {
+	var f greenmint.Flag
+	return f, db.readDoc(ctx, "store.ReadModelFlag", "rm_flags", "flag", id, &f)
+}
+
+// ReadModelOrganisation returns a projected organisation by MSP ID;
+// not_found when there is none.
+func (db *DB) ReadModelOrganisation(ctx context.Context, mspID string) (Organisation, error) {
+	var a greenmint.Admission
+	if err := db.readDoc(ctx, "store.ReadModelOrganisation", "rm_organisations", "organisation", mspID, &a); err != nil {
+		return Organisation{}, err
+	}
+	return organisationOf(a), nil
 }
 
 // ReadModelListing returns a projected listing; not_found when there is
