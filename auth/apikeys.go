@@ -172,6 +172,27 @@ func (s *Service) APIKey(ctx context.Context, actorID, id string) (APIKey, error
 	return apiKeyFromStore(sk), nil
 }
 
+// ListAPIKeys returns the API keys of the admin actorID's own
+// organisation, revoked ones too, oldest first, without their secrets (auth
+// never has them) or their hashes. A non-admin is forbidden, an unknown
+// actor unauthenticated; no admin sees another organisation's keys.
+func (s *Service) ListAPIKeys(ctx context.Context, actorID string) ([]APIKey, error) {
+	const op = "auth.ListAPIKeys"
+	a, err := s.admin(ctx, op, actorID)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := s.db.APIKeysByOrg(ctx, a.Org)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	out := make([]APIKey, len(ks))
+	for i, k := range ks {
+		out[i] = apiKeyFromStore(k)
+	}
+	return out, nil
+}
+
 // RevokeAPIKey revokes an API key at once, for an admin of its
 // organisation (forbidden otherwise). Revoking again changes nothing; an
 // unknown ID is not_found.

@@ -256,6 +256,27 @@ func (s *Service) admin(ctx context.Context, op, actorID string) (User, error) {
 	return userFromStore(a), nil
 }
 
+// ListUsers returns the users of the admin actorID's own organisation, in
+// login order and without their password hashes. A non-admin is
+// forbidden, an unknown actor unauthenticated; no admin sees another
+// organisation's users.
+func (s *Service) ListUsers(ctx context.Context, actorID string) ([]User, error) {
+	const op = "auth.ListUsers"
+	a, err := s.admin(ctx, op, actorID)
+	if err != nil {
+		return nil, err
+	}
+	us, err := s.db.UsersByOrg(ctx, a.Org)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	out := make([]User, len(us))
+	for i, u := range us {
+		out[i] = userFromStore(u)
+	}
+	return out, nil
+}
+
 // SetRole sets a user's role and admin flag. Only an admin of the user's
 // own organisation may (forbidden otherwise), and an admin cannot take
 // their own admin flag away (the organisation would be left without one).

@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -588,4 +590,76 @@ func TestAPIKeys(t *testing.T) {
 			t.Fatalf("revoking again = %v", err)
 		}
 	})
+}
+
+// TestListUsersAndAPIKeys: an admin lists the users and API keys of their
+// own organisation only, without secrets; anyone else is refused.
+func TestListUsersAndAPIKeys(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *store.DB, s *Service, c *clock) {
+		ctx := context.Background()
+		admin := mustUser(t, s, "ops", "OracleMSP", greenmint.RoleOracle, true)
+		worker := mustUser(t, s, "worker", "OracleMSP", greenmint.RoleOracle, false)
+		foreign := mustUser(t, s, "rival", "BuyerMSP", greenmint.RoleBuyer, true)
+		loner := mustUser(t, s, "loner", "AuditorMSP", greenmint.RoleAuditor, true)
+		key1, k1, err := s.CreateAPIKey(ctx, admin.ID, "collector-1", []string{ScopeReadingsWrite})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Add(time.Second)
+		_, k2, err := s.CreateAPIKey(ctx, admin.ID, "collector-2", []string{ScopeLedgerRead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.CreateAPIKey(ctx, foreign.ID, "buyer-bot", []string{ScopeMarketWrite}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RevokeAPIKey(ctx, admin.ID, k2.ID); err != nil {
+			t.Fatal(err)
+		}
+		k2.RevokedAt = c.Now()
+
+		users, err := s.ListUsers(ctx, admin.ID)
+		if err != nil || len(users) != 2 || users[0] != admin || users[1] != worker {
+			t.Fatalf("ListUsers(admin) = %+v, %v; want %+v, %+v", users, err, admin, worker)
+		}
+		keys, err := s.ListAPIKeys(ctx, admin.ID)
+		if err != nil || len(keys) != 2 || !sameKey(keys[0], k1) || !sameKey(keys[1], k2) {
+			t.Fatalf("ListAPIKeys(admin) = %+v, %v; want %+v, %+v", keys, err, k1, k2)
+		}
+		stored, err := db.APIKeyByID(ctx, k1.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			if dump := fmt.Sprintf("%+v", k); strings.Contains(dump, stored.SecretHash) || strings.Contains(dump, key1[strings.LastIndex(key1, "_")+1:]) {
+				t.Fatalf("ListAPIKeys shows a secret or its hash: %s", dump)
+			}
+		}
+
+		fusers, err := s.ListUsers(ctx, foreign.ID)
+		if err != nil || len(fusers) != 1 || fusers[0].ID != foreign.ID {
+			t.Fatalf("ListUsers(foreign admin) = %+v, %v; want only rival", fusers, err)
+		}
+		fkeys, err := s.ListAPIKeys(ctx, foreign.ID)
+		if err != nil || len(fkeys) != 1 || fkeys[0].Org != "BuyerMSP" {
+			t.Fatalf("ListAPIKeys(foreign admin) = %+v, %v; want only buyer-bot", fkeys, err)
+		}
+		if ks, err := s.ListAPIKeys(ctx, loner.ID); err != nil || len(ks) != 0 {
+			t.Fatalf("ListAPIKeys(an organisation without keys) = %+v, %v", ks, err)
+		}
+
+		_, err = s.ListUsers(ctx, worker.ID)
+		wantCode(t, "ListUsers(by a non-admin)", err, greenmint.EFORBIDDEN)
+		_, err = s.ListAPIKeys(ctx, worker.ID)
+		wantCode(t, "ListAPIKeys(by a non-admin)", err, greenmint.EFORBIDDEN)
+		_, err = s.ListUsers(ctx, "usr_nobody")
+		wantCode(t, "ListUsers(unknown actor)", err, greenmint.EUNAUTHENTICATED)
+		_, err = s.ListAPIKeys(ctx, "usr_nobody")
+		wantCode(t, "ListAPIKeys(unknown actor)", err, greenmint.EUNAUTHENTICATED)
+	})
+}
+
+func sameKey(a, b APIKey) bool {
+	return a.ID == b.ID && a.Org == b.Org && a.Name == b.Name && slices.Equal(a.Scopes, b.Scopes) && a.CreatedBy == b.CreatedBy &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.RevokedAt.Equal(b.RevokedAt) && a.LastUsedAt.Equal(b.LastUsedAt)
 }

@@ -102,6 +102,20 @@ func (db *DB) user(ctx context.Context, op, where, arg string) (User, error) {
 	return userFromRow(rows[0]), nil
 }
 
+// UsersByOrg returns the users of an organisation (MSP ID) in login
+// order; none for an organisation without users.
+func (db *DB) UsersByOrg(ctx context.Context, org string) ([]User, error) {
+	var rows []userRow
+	if err := db.gdb.WithContext(ctx).Where("org = ?", org).Order("login").Find(&rows).Error; err != nil {
+		return nil, translate("store.UsersByOrg", err)
+	}
+	out := make([]User, len(rows))
+	for i, r := range rows {
+		out[i] = userFromRow(r)
+	}
+	return out, nil
+}
+
 // SetUserRole sets a user's role and admin flag; an unknown ID is
 // not_found.
 func (db *DB) SetUserRole(ctx context.Context, id, role string, admin bool) error {
@@ -399,6 +413,11 @@ func (db *DB) SaveAPIKey(ctx context.Context, k APIKey) error {
 	return translate("store.SaveAPIKey", db.gdb.WithContext(ctx).Create(&row).Error)
 }
 
+func apiKeyFromRow(r apiKeyRow) APIKey {
+	return APIKey{ID: r.ID, SecretHash: r.SecretHash, Org: r.Org, Name: r.Name, Scopes: strings.Fields(r.Scopes), CreatedBy: r.CreatedBy,
+		CreatedAt: fromUnix(r.CreatedAt), RevokedAt: fromUnix(r.RevokedAt), LastUsedAt: fromUnix(r.LastUsedAt)}
+}
+
 // APIKeyByID returns the API key with this ID; an unknown ID is not_found.
 func (db *DB) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
 	var rows []apiKeyRow
@@ -408,9 +427,21 @@ func (db *DB) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
 	if len(rows) == 0 {
 		return APIKey{}, &greenmint.Error{Code: greenmint.ENOTFOUND, Op: "store.APIKeyByID", Message: "no such API key"}
 	}
-	r := rows[0]
-	return APIKey{ID: r.ID, SecretHash: r.SecretHash, Org: r.Org, Name: r.Name, Scopes: strings.Fields(r.Scopes), CreatedBy: r.CreatedBy,
-		CreatedAt: fromUnix(r.CreatedAt), RevokedAt: fromUnix(r.RevokedAt), LastUsedAt: fromUnix(r.LastUsedAt)}, nil
+	return apiKeyFromRow(rows[0]), nil
+}
+
+// APIKeysByOrg returns the API keys of an organisation (MSP ID), revoked
+// ones too, oldest first; none for an organisation without keys.
+func (db *DB) APIKeysByOrg(ctx context.Context, org string) ([]APIKey, error) {
+	var rows []apiKeyRow
+	if err := db.gdb.WithContext(ctx).Where("org = ?", org).Order("created_at, id").Find(&rows).Error; err != nil {
+		return nil, translate("store.APIKeysByOrg", err)
+	}
+	out := make([]APIKey, len(rows))
+	for i, r := range rows {
+		out[i] = apiKeyFromRow(r)
+	}
+	return out, nil
 }
 
 // RevokeAPIKey revokes an API key from now on; revoking again keeps the

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -119,6 +120,53 @@ func TestUsersStore(t *testing.T) {
 			}
 			if err := db.RevokeAPIKey(ctx, "zz", t0); greenmint.ErrorCode(err) != greenmint.ENOTFOUND {
 				t.Fatalf("RevokeAPIKey(unknown) = %v", err)
+			}
+		})
+	}
+}
+
+// An organisation's users (login order) and API keys (oldest first, revoked
+// ones too) are its own and no other's.
+func TestByOrg(t *testing.T) {
+	for name, db := range greenminttest.StoreDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+			for i, u := range []struct{ id, login, org string }{
+				{"usr_1", "zoe", "MinerMSP"}, {"usr_2", "ana", "MinerMSP"}, {"usr_3", "bob", "BuyerMSP"},
+			} {
+				if err := db.CreateUser(ctx, store.User{ID: u.id, Login: u.login, Org: u.org, Role: "miner", PasswordHash: "h", CreatedAt: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, k := range []struct{ id, org string }{{"k2", "MinerMSP"}, {"k1", "MinerMSP"}, {"k3", "BuyerMSP"}} {
+				if err := db.SaveAPIKey(ctx, store.APIKey{ID: k.id, SecretHash: "s", Org: k.org, Name: k.id, Scopes: []string{"ledger:read"}, CreatedBy: "usr_1", CreatedAt: t0.Add(time.Duration(i) * time.Second)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.RevokeAPIKey(ctx, "k2", t0.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			var logins, keys []string
+			us, err := db.UsersByOrg(ctx, "MinerMSP")
+			for _, u := range us {
+				logins = append(logins, u.Login)
+			}
+			if err != nil || !slices.Equal(logins, []string{"ana", "zoe"}) {
+				t.Fatalf("UsersByOrg(MinerMSP) = %v, %v; want ana, zoe", logins, err)
+			}
+			ks, err := db.APIKeysByOrg(ctx, "MinerMSP")
+			for _, k := range ks {
+				keys = append(keys, k.ID)
+			}
+			if err != nil || !slices.Equal(keys, []string{"k2", "k1"}) || ks[0].RevokedAt.IsZero() || ks[1].Scopes[0] != "ledger:read" {
+				t.Fatalf("APIKeysByOrg(MinerMSP) = %+v, %v; want k2 (revoked), k1", ks, err)
+			}
+			if us, err := db.UsersByOrg(ctx, "NobodyMSP"); err != nil || len(us) != 0 {
+				t.Fatalf("UsersByOrg(NobodyMSP) = %v, %v", us, err)
+			}
+			if ks, err := db.APIKeysByOrg(ctx, "NobodyMSP"); err != nil || len(ks) != 0 {
+				t.Fatalf("APIKeysByOrg(NobodyMSP) = %v, %v", ks, err)
 			}
 		})
 	}
