@@ -20,6 +20,9 @@ type TransferNet struct {
 	BatchID   string
 	Senders   []*greenmint.Identity
 	Receivers []*greenmint.Identity
+	// Consortium holds every organisation's CA (senders' and receivers'
+	// too), for tests that enroll more users.
+	Consortium *consortium.Consortium
 }
 
 // NewTransferNet builds a TransferNet with the given number of clients.
@@ -56,7 +59,7 @@ func NewTransferNet(tb testing.TB, clients int) *TransferNet {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	n := &TransferNet{Ledger: l, BatchID: res.BatchID}
+	n := &TransferNet{Ledger: l, BatchID: res.BatchID, Consortium: c}
 	for i := 0; i < clients; i++ {
 		s, _ := c.Identity(fmt.Sprintf("Sender%03dMSP", i), "trader")
 		r, _ := c.Identity(fmt.Sprintf("Receiver%03dMSP", i), "trader")
