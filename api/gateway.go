@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -46,6 +49,10 @@ type GatewayConfig struct {
 	// readings ingestion, hourly matching and attestation. Nil: those
 	// routes answer unavailable (oracles run remotely).
 	Oracle *GatewayOracle
+	// Web is the web app's built assets (index.html at the root), served
+	// at / with index.html for every path that is not a file (the app's
+	// own routes). Nil: no web app.
+	Web    fs.FS
 	Limits Limits
 	// MaxBody bounds a request's body (default 1 MiB; readings 32 MiB).
 	MaxBody int64
@@ -138,7 +145,12 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil)
 	r.Use(requestID(), securityHeaders(), g.metrics.middleware(), problems(cfg.Log), recovery(), g.bodyLimit())
+	web := webHandler(cfg.Web)
 	r.NoRoute(g.lim.anonymousLimit(), func(c *gin.Context) {
+		if web != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) && !isAPIPath(c.Request.URL.Path) {
+			web(c)
+			return
+		}
 		fail(c, &statusError{status: http.StatusNotFound, err: greenmint.Errorf(greenmint.ENOTFOUND, "no route %s", c.Request.URL.Path)})
 	})
 	r.NoMethod(g.lim.anonymousLimit(), func(c *gin.Context) {
@@ -188,6 +200,44 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	})
 	g.engine = r
 	return g, nil
+}
+
+// isAPIPath tells the API's paths from the web app's.
+func isAPIPath(p string) bool {
+	for _, prefix := range []string{"/v1/", "/.well-known/"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return p == "/v1" || p == "/openapi.json" || p == "/docs" || p == "/metrics" || p == "/healthz" || p == "/readyz"
+}
+
+// webHandler serves the web app: a file of assets if there is one, else
+// index.html (the app routes in the browser). Hashed assets are cached for
+// a year, index.html never.
+func webHandler(assets fs.FS) gin.HandlerFunc {
+	if assets == nil {
+		return nil
+	}
+	files := http.FileServer(http.FS(assets))
+	return func(c *gin.Context) {
+		name := strings.TrimPrefix(path.Clean(c.Request.URL.Path), "/")
+		if st, err := fs.Stat(assets, name); name != "" && err == nil && !st.IsDir() {
+			if strings.HasPrefix(name, "assets/") {
+				c.Header("Cache-Control", "public, max-age=31536000, immutable")
+			}
+			files.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		index, err := fs.ReadFile(assets, "index.html")
+		if err != nil {
+			fail(c, greenmint.Errorf(greenmint.ENOTFOUND, "the web app is not built (make web)"))
+			return
+		}
+		c.Header("Cache-Control", "no-cache")
+		c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'")
+		c.Data(http.StatusOK, "text/html; charset=utf-8", index)
+	}
 }
 
 // Handler is the gateway's HTTP handler.
