@@ -55,9 +55,11 @@ func (p *Projector) signal() {
 	p.mu.Unlock()
 }
 
-// Run follows the ledger's events from the checkpoint on and applies each
-// as it arrives, until ctx ends (it returns nil then), the event stream
-// ends (unavailable) or an event cannot be applied. The ledger redelivers the checkpoint's block from its first
+// Run follows the ledger's events from the checkpoint on and applies them
+// as they arrive (those already waiting together, up to 512 in one
+// database transaction with the checkpoint), until ctx ends (it returns
+// nil then), the event stream ends (unavailable) or an event cannot be
+// applied. The ledger redelivers the checkpoint's block from its first
 // event; the events already applied are skipped by their position.
 func (p *Projector) Run(ctx context.Context) error {
 	p.runMu.Lock()
@@ -73,14 +75,20 @@ func (p *Projector) Run(ctx context.Context) error {
 		return fmt.Errorf("readmodel.Run: %w", err)
 	}
 	block, idx := uint64(0), int64(-1)
-	for ev := range ch {
+	// Events already delivered are applied together, up to maxBatch in
+	// one database transaction (one commit, one fsync), so that the read
+	// model keeps up with a ledger committing thousands a second; a lone
+	// event is applied at once.
+	const maxBatch = 512
+	batch := make([]store.ProjectedEvent, 0, maxBatch)
+	add := func(ev greenmint.ChaincodeEvent) error {
 		if idx < 0 || ev.BlockNumber != block {
 			block, idx = ev.BlockNumber, 0
 		} else {
 			idx++
 		}
 		if !cp.Empty && (block < cp.Block || (block == cp.Block && idx <= cp.Index)) {
-			continue
+			return nil
 		}
 		var payload greenmint.EventPayload
 		if err := json.Unmarshal(ev.Payload, &payload); err != nil {
@@ -92,17 +100,55 @@ func (p *Projector) Run(ctx context.Context) error {
 		if payload.Function == "" {
 			payload.Function = ev.Name
 		}
-		if _, err := p.db.ApplyEvents(ctx, []store.ProjectedEvent{{Block: block, Index: idx, Payload: payload}}); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("readmodel.Run: %w", err)
+		batch = append(batch, store.ProjectedEvent{Block: block, Index: idx, Payload: payload})
+		return nil
+	}
+	// flush applies the batch; the events before one that does not
+	// decode are kept.
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		cp = store.Checkpoint{Block: block, Index: idx, TxID: payload.TxID}
+		if _, err := p.db.ApplyEvents(ctx, batch); err != nil {
+			return err
+		}
+		last := batch[len(batch)-1]
+		cp = store.Checkpoint{Block: last.Block, Index: last.Index, TxID: last.Payload.TxID}
 		p.mu.Lock()
 		p.cp = cp
 		p.mu.Unlock()
 		p.signal()
+		batch = batch[:0]
+		return nil
+	}
+	for ev := range ch {
+		err := add(ev)
+		closed := false
+	drain:
+		for err == nil && len(batch) < maxBatch {
+			select {
+			case next, ok := <-ch:
+				if !ok {
+					closed = true
+					break drain
+				}
+				err = add(next)
+			default:
+				break drain
+			}
+		}
+		if ferr := flush(); ferr != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("readmodel.Run: %w", ferr)
+		}
+		if err != nil {
+			return err
+		}
+		if closed {
+			break
+		}
 	}
 	if ctx.Err() == nil {
 		return greenmint.Errorf(greenmint.EUNAVAILABLE, "the ledger's event stream ended (the ledger closed)")
