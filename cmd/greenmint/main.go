@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/alexedwards/argon2id"
 	"github.com/greenmint/greenmint"
 	"github.com/spf13/cobra"
 )
@@ -32,6 +33,11 @@ type Main struct {
 
 	asJSON  bool // --json: results, and errors, as JSON
 	running bool // a command's RunE started: its arguments and flags were valid
+
+	// passwordParams, when set, are the argon2id parameters of the
+	// passwords greenmint serve hashes (tests make them cheap); nil: the
+	// product's (auth.DefaultPasswordParams).
+	passwordParams *argon2id.Params
 }
 
 // NewMain returns the program writing to out and errOut.
@@ -84,7 +90,7 @@ func (m *Main) rootCommand() *cobra.Command {
 		m.initCommand(), m.migrateCommand(), m.demoCommand(),
 		m.registrationCommand(), m.meterCommand(), m.readingsCommand(), m.attestationCommand(), m.batchCommand(),
 		m.datasetCommand(), m.gridCommand(), m.oracleCommand(), m.organisationCommand(), m.simulateCommand(),
-		m.ledgerCommand(), m.readmodelCommand(), m.fabricCommand(), m.chaincodeCommand(),
+		m.ledgerCommand(), m.readmodelCommand(), m.fabricCommand(), m.chaincodeCommand(), m.gatewayCommand(),
 	)
 	root.AddCommand(m.deprecatedCommands()...)
 	markRunning(root, &m.running)

@@ -32,19 +32,20 @@ func TestHelpShowsNoSecrets(t *testing.T) {
 		"GREENMINT_DB":         "postgres://greenmint:hunter2-db-password@127.0.0.1:1/oracle?connect_timeout=2",
 		"GREENMINT_PEER_TOKEN": "peer-token-secret-value",
 		"GREENMINT_TOKEN":      "collector-token-secret-value",
+		"GREENMINT_KEK":        "k1:a2VrLXNlY3JldC12YWx1ZS0zMi1ieXRlcy1sb25nISE=",
 	}
 	for k, v := range secrets {
 		t.Setenv(k, v)
 	}
 	for _, args := range [][]string{
 		{"--help"}, {"oracle", "serve", "--help"}, {"oracle", "token", "issue", "--help"}, {"attestation", "create", "--help"},
-		{"simulate", "run", "--help"}, {"migrate", "--help"}, {"readings", "import", "--help"},
+		{"simulate", "run", "--help"}, {"migrate", "--help"}, {"readings", "import", "--help"}, {"serve", "--help"},
 	} {
 		out, err := run(t, args...)
 		if err != nil {
 			t.Fatalf("greenmint %s: %v", strings.Join(args, " "), err)
 		}
-		for _, s := range []string{"hunter2", "peer-token-secret-value", "collector-token-secret-value"} {
+		for _, s := range []string{"hunter2", "peer-token-secret-value", "collector-token-secret-value", "a2VrLXNlY3JldC12YWx1ZS0zMi1ieXRlcy1sb25nISE="} {
 			if strings.Contains(out, s) {
 				t.Errorf("greenmint %s prints the secret %q:\n%s", strings.Join(args, " "), s, out)
 			}
