@@ -44,6 +44,7 @@ type gatewayEnv struct {
 	gw      *api.Gateway
 	srv     *httptest.Server
 	tokens  map[string]string // access tokens by seeded login
+	kek     []byte            // the key-encryption key of auth's signing keys and the keyring
 }
 
 // seeded are the users every gatewayEnv starts with: login, organisation,
@@ -104,7 +105,7 @@ func newGatewayEnv(t testing.TB, db *store.DB, opts envOptions) *gatewayEnv {
 	}
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
-	e := &gatewayEnv{t: t, net: n, db: db, auth: a, keyring: kr, proj: p, gw: g, srv: srv, tokens: map[string]string{}}
+	e := &gatewayEnv{t: t, net: n, db: db, auth: a, keyring: kr, proj: p, gw: g, srv: srv, tokens: map[string]string{}, kek: kek}
 	for _, u := range seeded {
 		if _, err := a.CreateUser(ctx, auth.NewUser{Login: u.login, Org: u.org, Role: u.role, Admin: true, Password: testPassword}); err != nil {
 			t.Fatal(err)
