@@ -22,6 +22,7 @@ import (
 	"github.com/greenmint/greenmint/keyring"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/readmodel"
+	"github.com/greenmint/greenmint/workspace"
 	"golang.org/x/time/rate"
 )
 
@@ -66,11 +67,29 @@ type envOptions struct {
 	now    func() time.Time
 }
 
+// backend is the ledger a gatewayEnv serves: its consortium (whose CAs
+// issue the users' identities) and the in-process oracle's database and
+// identity.
+type backend struct {
+	ledger   greenmint.Ledger
+	ws       *workspace.Workspace
+	oracleDB *store.DB
+	oracleID *greenmint.Identity
+}
+
+// newGatewayEnv is a gatewayEnv over a fresh embedded network.
 func newGatewayEnv(t testing.TB, db *store.DB, opts envOptions) *gatewayEnv {
+	t.Helper()
+	n := greenminttest.NewNetwork(t)
+	e := newGatewayEnvOn(t, db, opts, backend{ledger: n.Ledger, ws: n.Workspace, oracleDB: n.DB, oracleID: n.OracleA})
+	e.net = n
+	return e
+}
+
+func newGatewayEnvOn(t testing.TB, db *store.DB, opts envOptions, be backend) *gatewayEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	n := greenminttest.NewNetwork(t)
 	kek := make([]byte, 32)
 	if _, err := rand.Read(kek); err != nil {
 		t.Fatal(err)
@@ -80,32 +99,32 @@ func newGatewayEnv(t testing.TB, db *store.DB, opts envOptions) *gatewayEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := keyring.New(db, n.Workspace.Consortium.Store, keyring.Options{KEKs: []keyring.KEK{{ID: "k1", Key: kek}}})
+	kr, err := keyring.New(db, be.ws.Consortium.Store, keyring.Options{KEKs: []keyring.KEK{{ID: "k1", Key: kek}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := readmodel.New(ctx, n.Ledger, db)
+	p, err := readmodel.New(ctx, be.ledger, db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = p.Run(ctx) }()
-	sub, err := n.Workspace.Submitter(n.DB, consortium.OracleAMSP+":oracle")
+	sub, err := be.ws.Submitter(be.oracleDB, consortium.OracleAMSP+":oracle")
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := oracle.NewIngester(n.DB, &oracle.LedgerMeters{Ledger: n.Ledger, ID: n.OracleA, TTL: time.Second}, nil)
+	in := oracle.NewIngester(be.oracleDB, &oracle.LedgerMeters{Ledger: be.ledger, ID: be.oracleID, TTL: time.Second}, nil)
 	lim := opts.limits
 	if lim.AnonymousRate == 0 {
 		lim.AnonymousRate, lim.CredentialRate = rate.Inf, rate.Inf
 	}
-	g, err := api.NewGateway(ctx, api.GatewayConfig{Ledger: n.Ledger, DB: db, Auth: a, Keyring: kr, Projector: p, RegistryMSP: consortium.RegistryMSP,
-		Oracle: &api.GatewayOracle{Ingester: in, Submitter: sub, DB: n.DB}, Limits: lim, Now: opts.now})
+	g, err := api.NewGateway(ctx, api.GatewayConfig{Ledger: be.ledger, DB: db, Auth: a, Keyring: kr, Projector: p, RegistryMSP: consortium.RegistryMSP,
+		Oracle: &api.GatewayOracle{Ingester: in, Submitter: sub, DB: be.oracleDB}, Limits: lim, Now: opts.now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(g.Handler())
 	t.Cleanup(srv.Close)
-	e := &gatewayEnv{t: t, net: n, db: db, auth: a, keyring: kr, proj: p, gw: g, srv: srv, tokens: map[string]string{}, kek: kek}
+	e := &gatewayEnv{t: t, db: db, auth: a, keyring: kr, proj: p, gw: g, srv: srv, tokens: map[string]string{}, kek: kek}
 	for _, u := range seeded {
 		if _, err := a.CreateUser(ctx, auth.NewUser{Login: u.login, Org: u.org, Role: u.role, Admin: true, Password: testPassword}); err != nil {
 			t.Fatal(err)

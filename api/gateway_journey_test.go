@@ -2,6 +2,8 @@ package api_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/simulate"
+	"github.com/greenmint/greenmint/workspace"
 )
 
 // TestJourney runs the whole story over HTTP, each step as the user whose
@@ -22,11 +25,36 @@ import (
 // On SQLite, and on PostgreSQL when GREENMINT_TEST_POSTGRES_DSN is set.
 func TestJourney(t *testing.T) {
 	for name, db := range greenminttest.StoreDBs(t) {
-		t.Run(name, func(t *testing.T) { journey(t, newGatewayEnv(t, db, envOptions{})) })
+		t.Run(name, func(t *testing.T) { journey(t, newGatewayEnv(t, db, envOptions{}), "SITE0100") })
 	}
 }
 
-func journey(t *testing.T, e *gatewayEnv) {
+// TestJourneyOnFabric runs the journey on the Fabric network make
+// test-fabric started (GREENMINT_FABRIC_DIR), with a new site each run.
+func TestJourneyOnFabric(t *testing.T) {
+	dir := os.Getenv("GREENMINT_FABRIC_DIR")
+	if dir == "" {
+		t.Skip("GREENMINT_FABRIC_DIR is not set: make test-fabric runs the journey on a Fabric network")
+	}
+	w, err := workspace.Open(workspace.Config{Dir: t.TempDir(), Ledger: workspace.Fabric, Connection: filepath.Join(dir, "connection.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	oid, err := w.Identity(consortium.OracleAMSP + ":oracle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oracleDB := greenminttest.NewOracleDB(t, filepath.Join(t.TempDir(), "oracle.db"))
+	for name, db := range greenminttest.StoreDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			e := newGatewayEnvOn(t, db, envOptions{}, backend{ledger: w.Ledger, ws: w, oracleDB: oracleDB, oracleID: oid})
+			journey(t, e, fmt.Sprintf("SITE%d", time.Now().UnixNano()%1_000_000_000))
+		})
+	}
+}
+
+func journey(t *testing.T, e *gatewayEnv, siteID string) {
 	// An admin invites a user, who accepts and signs in.
 	var inv api.InvitationView
 	e.call("POST", "/v1/invitations", e.as("buyer"), map[string]any{"login": "bea", "role": "buyer"}, 200, &inv)
@@ -47,24 +75,24 @@ func journey(t *testing.T, e *gatewayEnv) {
 	}
 
 	// The miner registers a site and its meters; the registry approves.
-	site, err := simulate.NewSite("SITE0100")
+	site, err := simulate.NewSite(siteID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	reg := site.Registration()
 	var ws api.Written[greenmint.Site]
-	r := e.call("POST", "/v1/sites", e.as("miner"), reg.Sites[0], 200, &ws, "Idempotency-Key", "site-0100")
+	r := e.call("POST", "/v1/sites", e.as("miner"), reg.Sites[0], 200, &ws, "Idempotency-Key", "site-"+siteID)
 	if ws.Result.Status != greenmint.StatusPending || ws.TxID == "" || ws.Block == 0 {
 		t.Fatalf("registered site %+v", ws)
 	}
-	again := e.call("POST", "/v1/sites", e.as("miner"), reg.Sites[0], 200, nil, "Idempotency-Key", "site-0100")
+	again := e.call("POST", "/v1/sites", e.as("miner"), reg.Sites[0], 200, nil, "Idempotency-Key", "site-"+siteID)
 	if again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(r.Body) {
 		t.Fatalf("a replay answered %s %s, want the first answer again", again.Header, again.Body)
 	}
 	for _, m := range reg.Meters {
 		e.call("POST", "/v1/meters", e.as("miner"), m, 200, nil)
 	}
-	e.call("POST", "/v1/sites/SITE0100/approve", e.as("registrar"), nil, 200, nil)
+	e.call("POST", "/v1/sites/"+siteID+"/approve", e.as("registrar"), nil, 200, nil)
 	for _, m := range reg.Meters {
 		e.call("POST", "/v1/meters/"+m.MeterID+"/approve", e.as("registrar"), map[string]any{"reason": "inspected"}, 200, nil)
 	}
@@ -81,7 +109,7 @@ func journey(t *testing.T, e *gatewayEnv) {
 		t.Fatalf("readings: %d accepted, %d rejected of %d: %+v", sum.Accepted, sum.Rejected, len(readings), sum.Results[:min(3, len(sum.Results))])
 	}
 	var m api.MatchingView
-	e.call("GET", fmt.Sprintf("/v1/sites/SITE0100/matching?from=%s&to=%s", week.Start.Format(time.RFC3339), week.Start.Add(24*time.Hour).Format(time.RFC3339)), e.as("miner"), nil, 200, &m)
+	e.call("GET", fmt.Sprintf("/v1/sites/%s/matching?from=%s&to=%s", siteID, week.Start.Format(time.RFC3339), week.Start.Add(24*time.Hour).Format(time.RFC3339)), e.as("miner"), nil, 200, &m)
 	if len(m.Hours) == 0 || m.Totals.MatchedWh <= 0 || m.Quantity <= 0 {
 		t.Fatalf("matching %+v", m)
 	}
@@ -89,8 +117,8 @@ func journey(t *testing.T, e *gatewayEnv) {
 	// The oracle attests two halves of the week: two batches.
 	half := week.Start.Add(84 * time.Hour)
 	var b1, b2 greenmint.MintResult
-	e.call("POST", "/v1/attestations", e.as("oracle"), map[string]any{"site_id": "SITE0100", "from": week.Start, "to": half}, 200, &b1)
-	e.call("POST", "/v1/attestations", e.as("oracle"), map[string]any{"site_id": "SITE0100", "from": half, "to": week.End()}, 200, &b2)
+	e.call("POST", "/v1/attestations", e.as("oracle"), map[string]any{"site_id": siteID, "from": week.Start, "to": half}, 200, &b1)
+	e.call("POST", "/v1/attestations", e.as("oracle"), map[string]any{"site_id": siteID, "from": half, "to": week.End()}, 200, &b2)
 	if b1.Quantity <= 0 || b2.Quantity <= 0 || b1.BatchID == b2.BatchID {
 		t.Fatalf("minted %+v and %+v", b1, b2)
 	}
