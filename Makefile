@@ -1,4 +1,5 @@
-# Greenmint. `make run` runs the demo on the embedded ledger; `make test` runs every test.
+# Greenmint. `make run` serves the REST gateway on the embedded default (data in .greenmint/, made and
+# seeded on the first start, reused after); `make test` runs every test.
 GO       ?= go
 BIN      := bin/greenmint
 PKGS     := ./...
@@ -8,7 +9,7 @@ FABRIC_DIR ?= .fabric
 .PHONY: run build test test-short bench fuzz vet clean fabric-up fabric-down test-fabric
 
 run: build
-	./$(BIN) demo
+	./$(BIN) serve
 
 build:
 	$(GO) build -o $(BIN) ./cmd/greenmint

@@ -3,6 +3,7 @@ package workspace
 import (
 	"context"
 	"fmt"
+	"io/fs"
 
 	"github.com/greenmint/greenmint/api"
 )
@@ -16,6 +17,8 @@ type GatewayOptions struct {
 	MaxBody int64
 	// SecureCookies marks the web app's cookies Secure (behind TLS).
 	SecureCookies bool
+	// Web is the web app's built assets, served at /; nil: none.
+	Web fs.FS
 }
 
 // Gateway is the REST gateway over a workspace and the services it runs
@@ -37,7 +40,7 @@ func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway,
 	}
 	cfg := api.GatewayConfig{
 		Ledger: w.Ledger, DB: s.DB, Auth: s.Auth, Keyring: s.Keyring, Projector: s.Projector, RegistryMSP: w.File().RegistryMSP(),
-		Limits: opts.Limits, MaxBody: opts.MaxBody, SecureCookies: opts.SecureCookies, Log: opts.Log, Now: opts.Now,
+		Limits: opts.Limits, MaxBody: opts.MaxBody, SecureCookies: opts.SecureCookies, Web: opts.Web, Log: opts.Log, Now: opts.Now,
 	}
 	if s.Ingester != nil {
 		cfg.Oracle = &api.GatewayOracle{Ingester: s.Ingester, Submitter: s.Submitter, DB: s.DB}

@@ -37,10 +37,10 @@ func SeedPlan(f consortium.File) ([]SeedLogin, error) {
 		login string
 		admin bool
 	}{
-		{greenmint.RoleRegistry, "registry-admin", true},
-		{greenmint.RoleMiner, "miner-admin", true},
-		{greenmint.RoleBuyer, "buyer-admin", true},
-		{greenmint.RoleAuditor, "auditor-admin", true},
+		{greenmint.RoleRegistry, "registrar", true},
+		{greenmint.RoleMiner, "miner", true},
+		{greenmint.RoleBuyer, "buyer", true},
+		{greenmint.RoleAuditor, "auditor", true},
 		{greenmint.RoleOracle, "oracle", false},
 	} {
 		org := ""

@@ -80,8 +80,8 @@ func TestSeedUsersAndKEKRotation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := map[string]string{"registry-admin": consortium.RegistryMSP, "miner-admin": consortium.MinerMSP, "buyer-admin": consortium.BuyerMSP,
-				"auditor-admin": consortium.AuditorMSP, "oracle": consortium.OracleAMSP}
+			want := map[string]string{"registrar": consortium.RegistryMSP, "miner": consortium.MinerMSP, "buyer": consortium.BuyerMSP,
+				"auditor": consortium.AuditorMSP, "oracle": consortium.OracleAMSP}
 			if len(seeded.Created) != len(want) || len(seeded.Logins) != len(want) {
 				t.Fatalf("SeedUsers = %+v, want %d users made", seeded, len(want))
 			}

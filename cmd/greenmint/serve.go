@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -52,6 +53,8 @@ type gatewayFlags struct {
 	kek, kekFile             string
 	tlsCert, tlsKey          string
 	oracle                   string
+	web                      string
+	webGiven                 bool // --web (or GREENMINT_WEB) was given: it must hold the app
 	noSimulator              bool
 	simSites                 int
 	simEvery                 time.Duration
@@ -80,6 +83,7 @@ func (m *Main) gatewayCommand() *cobra.Command {
 			if err := flagsFromEnv(cmd.Flags()); err != nil {
 				return err
 			}
+			gf.webGiven = cmd.Flags().Changed("web")
 			return m.serveGateway(cmd.Context(), gf)
 		},
 	}
@@ -95,6 +99,7 @@ func (m *Main) gatewayCommand() *cobra.Command {
 	f.StringVar(&gf.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key")
 	f.StringVar(&gf.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&gf.oracle, "oracle", oracleInProcess, "the oracle: in-process (oracle A of the consortium, in this process) or none (oracles run remotely)")
+	f.StringVar(&gf.web, "web", "web/dist", "the web app's built assets (index.html), served at /; the default is used only if it exists")
 	f.BoolVar(&gf.noSimulator, "no-simulator", false, "do not simulate sites and their meters (the simulator runs only on the embedded ledger with the in-process oracle)")
 	f.IntVar(&gf.simSites, "simulator-sites", 3, "how many sites the simulator registers and meters")
 	f.DurationVar(&gf.simEvery, "simulator-every", 5*time.Second, "how often the simulator sends one more simulated day of readings and attests what closed")
@@ -144,6 +149,7 @@ type gatewaySettings struct {
 	gatewayFlags
 	keks      []keyring.KEK // nil: the data directory's kek file, or a new one
 	publicURL *url.URL      // nil: from the listener
+	webApp    fs.FS         // nil: no web app
 }
 
 // check refuses malformed settings (EINVALID) before anything is made.
@@ -185,6 +191,11 @@ func (gf gatewayFlags) check() (*gatewaySettings, error) {
 		}
 		u.Path = strings.TrimSuffix(u.Path, "/")
 		s.publicURL = u
+	}
+	if _, err := os.Stat(filepath.Join(gf.web, "index.html")); err == nil {
+		s.webApp = os.DirFS(gf.web)
+	} else if gf.webGiven {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "--web %s holds no index.html (build the web app first)", gf.web)
 	}
 	if gf.kek != "" && gf.kekFile != "" {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "give the key-encryption keys once: --kek or --kek-file, not both")
@@ -284,7 +295,7 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	gw, err := w.Gateway(ctx, workspace.GatewayOptions{
 		ServiceOptions: workspace.ServiceOptions{DB: db, PublicURL: public, KEKs: keks, InProcessOracle: s.oracle == oracleInProcess,
 			PasswordParams: m.passwordParams, Log: log},
-		MaxBody: s.maxBody, SecureCookies: strings.HasPrefix(public, "https://"),
+		MaxBody: s.maxBody, SecureCookies: strings.HasPrefix(public, "https://"), Web: s.webApp,
 	})
 	if err != nil {
 		return err
@@ -471,6 +482,9 @@ func (m *Main) printBanner(s *gatewaySettings, w *workspace.Workspace, gw *works
 	p("Greenmint listening on %s", listenURL)
 	if public != listenURL {
 		p("  public URL     %s", public)
+	}
+	if s.webApp != nil {
+		p("  web app        %s/", public)
 	}
 	p("  API reference  %s", b.Docs)
 	p("  OpenAPI        %s", b.OpenAPI)

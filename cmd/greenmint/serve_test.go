@@ -199,7 +199,7 @@ func TestServe(t *testing.T) {
 	s := startServe(t, nil, "--dir", dir, "--simulator-every", "50ms")
 	out := s.out.String()
 	for _, want := range []string{"Created a workspace of the demo consortium", "Seeded 5 users", "/docs", "/openapi.json", "Demo logins", "curl -s " + s.url + "/v1/auth/login",
-		"registry-admin", "RegistryMSP", "miner-admin", "MinerMSP", "buyer-admin", "BuyerMSP", "auditor-admin", "AuditorMSP", "OracleAMSP"} {
+		"registrar", "RegistryMSP", "miner", "MinerMSP", "buyer", "BuyerMSP", "auditor", "AuditorMSP", "OracleAMSP"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the first start does not print %q:\n%s", want, out)
 		}
@@ -223,7 +223,7 @@ func TestServe(t *testing.T) {
 			t.Errorf("GET %s = %d %s", path, code, raw)
 		}
 	}
-	for deadline := time.Now().Add(60 * time.Second); len(s.batches(tokens["auditor-admin"])) == 0; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); len(s.batches(tokens["auditor"])) == 0; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no batch within 60 s:\n%s", s.errOut.String())
 		}
@@ -266,7 +266,7 @@ func TestServe(t *testing.T) {
 		}
 		tokens[l.Login] = s.login(l)
 	}
-	if n := len(s.batches(tokens["auditor-admin"])); n != minted {
+	if n := len(s.batches(tokens["auditor"])); n != minted {
 		t.Errorf("the second start lists %d batches, want the %d minted", n, minted)
 	}
 	if code := s.stop(); code != 0 {
@@ -329,6 +329,7 @@ func TestServeSettings(t *testing.T) {
 		{"Fabric without a KEK", []string{"--ledger", "fabric", "--connection", kekFile}, nil, "needs its key-encryption keys"},
 		{"an unknown oracle mode", []string{"--oracle", "remote"}, nil, "in-process or none"},
 		{"TLS without a key", []string{"--tls-cert", kekFile}, nil, "both a certificate and a key"},
+		{"a web directory without the app", []string{"--web", t.TempDir()}, nil, "holds no index.html"},
 		{"a public URL that is not one", []string{"--public-url", "ftp://x"}, nil, "--public-url"},
 		{"a bad duration from the environment", nil, map[string]string{"GREENMINT_SIMULATOR_EVERY": "often"}, "GREENMINT_SIMULATOR_EVERY"},
 	}
