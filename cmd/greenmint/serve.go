@@ -502,6 +502,7 @@ func (m *Main) printBanner(s *gatewaySettings, w *workspace.Workspace, gw *works
 	}
 	if s.ledger != workspace.Embedded {
 		p("\nThe first admins' passwords are in %s (0600): log in and change them.", b.LoginsAt)
+		p("Stop with Ctrl-C or SIGTERM; the next start reuses %s.", s.dir)
 		return nil
 	}
 	p("\nDemo logins (kept in %s):", b.LoginsAt)
@@ -517,6 +518,6 @@ func (m *Main) printBanner(s *gatewaySettings, w *workspace.Workspace, gw *works
 		l := b.Logins[0]
 		p("\nLog in:  curl -s %s/v1/auth/login -H 'Content-Type: application/json' -d '{\"login\":\"%s\",\"password\":\"%s\"}'", public, l.Login, l.Password)
 	}
-	p("Stop with Ctrl-C; the next start reuses %s.", s.dir)
+	p("Stop with Ctrl-C or SIGTERM; the next start reuses %s.", s.dir)
 	return nil
 }

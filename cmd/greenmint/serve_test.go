@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +23,7 @@ import (
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/workspace"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to make the PostgreSQL test's database
 )
 
 // cheapPasswords keep argon2id fast in tests (the product's defaults cost
@@ -40,7 +45,8 @@ type served struct {
 	url         string
 	out, errOut *syncBuffer
 	client      *http.Client
-	stop        func() int // stops it and returns its exit code
+	banner      serveBanner // with --json
+	stop        func() int  // stops it and returns its exit code
 }
 
 var listening = regexp.MustCompile(`Greenmint listening on (https?://\S+)`)
@@ -67,9 +73,17 @@ func startServe(t *testing.T, client *http.Client, args ...string) *served {
 		return code
 	}
 	t.Cleanup(func() { s.stop() })
+	asJSON := slices.Contains(args, "--json")
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if m := listening.FindStringSubmatch(s.out.String()); m != nil && strings.Contains(s.out.String(), "next start reuses") {
+		if m := listening.FindStringSubmatch(s.out.String()); !asJSON && m != nil && strings.Contains(s.out.String(), "next start reuses") {
 			s.url = m[1]
+			return s
+		}
+		if asJSON && strings.HasSuffix(s.out.String(), "}\n") {
+			if err := json.Unmarshal([]byte(s.out.String()), &s.banner); err != nil || s.banner.URL == "" {
+				t.Fatalf("serve --json printed %q: %v", s.out.String(), err)
+			}
+			s.url = s.banner.URL
 			return s
 		}
 		select {
@@ -350,5 +364,104 @@ func TestServeSettings(t *testing.T) {
 				t.Errorf("a failed start made %s", dir)
 			}
 		})
+	}
+}
+
+// postgresDSN is a new PostgreSQL database, dropped at the test's end;
+// the test is skipped without GREENMINT_TEST_POSTGRES_DSN.
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv(greenminttest.PostgresDSNEnv)
+	if dsn == "" {
+		t.Skipf("set %s to run greenmint serve on PostgreSQL", greenminttest.PostgresDSNEnv)
+	}
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("greenmint_serve_%d", time.Now().UnixNano())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)") })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// On PostgreSQL, with the KEK from the environment and --json: the start
+// prints one JSON document (URL, logins) and logs JSON lines; the seeded
+// users log in; nothing of the database or the KEK is kept in the data
+// directory; a second start seeds nothing.
+func TestServeOnPostgreSQL(t *testing.T) {
+	clearServeEnv(t)
+	dsn := postgresDSN(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	t.Setenv("GREENMINT_KEK", "k1:"+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
+	t.Setenv("GREENMINT_DB", dsn)
+	for start := 1; start <= 2; start++ {
+		s := startServe(t, nil, "--dir", dir, "--no-simulator", "--json")
+		b := s.banner
+		if b.Docs != s.url+"/docs" || b.OpenAPI != s.url+"/openapi.json" || !strings.HasPrefix(b.Database, "postgres ") || len(b.Logins) != 5 ||
+			b.Created != (start == 1) || (len(b.Seeded) == 5) != (start == 1) {
+			t.Fatalf("start %d: banner %+v", start, b)
+		}
+		for _, l := range b.Logins {
+			s.login(workspace.SeedLogin{Login: l.Login, Org: l.Org, Role: l.Role, Password: l.Password})
+		}
+		if code, raw := s.call(http.MethodGet, "/readyz", "", nil); code != http.StatusOK {
+			t.Fatalf("GET /readyz = %d %s", code, raw)
+		}
+		if code := s.stop(); code != 0 {
+			t.Fatalf("start %d exited %d:\n%s", start, code, s.errOut.String())
+		}
+		for _, line := range strings.Split(strings.TrimSpace(s.errOut.String()), "\n") {
+			if line != "" && !json.Valid([]byte(line)) {
+				t.Errorf("serve --json logged a line that is not JSON: %q", line)
+			}
+		}
+	}
+	for _, f := range []string{kekFile, defaultDB} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			t.Errorf("serve with its KEK and database given made %s", f)
+		}
+	}
+}
+
+// On the Fabric network make test-fabric started (GREENMINT_FABRIC_DIR):
+// the first admins are seeded, their passwords are not printed (only
+// where they are kept), each logs in and is itself, and the gateway is
+// ready; a second start seeds nothing.
+func TestServeOnFabric(t *testing.T) {
+	fabricDir := os.Getenv("GREENMINT_FABRIC_DIR")
+	if fabricDir == "" {
+		t.Skip("GREENMINT_FABRIC_DIR is not set: make test-fabric runs greenmint serve on a Fabric network")
+	}
+	clearServeEnv(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	kek := "k1:" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{5}, 32))
+	for start := 1; start <= 2; start++ {
+		s := startServe(t, nil, "--dir", dir, "--ledger", "fabric", "--connection", filepath.Join(fabricDir, "connection.json"), "--kek", kek)
+		out := s.out.String()
+		logins := seededLogins(t, dir)
+		if strings.Contains(out, "Seeded") != (start == 1) || !strings.Contains(out, "first admins' passwords are in") || strings.Contains(out, "simulator") {
+			t.Errorf("start %d printed:\n%s", start, out)
+		}
+		for _, l := range logins {
+			if strings.Contains(out, l.Password) {
+				t.Errorf("the password of %s is printed on Fabric", l.Login)
+			}
+			s.login(l)
+		}
+		if code, raw := s.call(http.MethodGet, "/readyz", "", nil); code != http.StatusOK {
+			t.Fatalf("GET /readyz = %d %s", code, raw)
+		}
+		if code := s.stop(); code != 0 {
+			t.Fatalf("start %d exited %d:\n%s", start, code, s.errOut.String())
+		}
 	}
 }
