@@ -206,12 +206,14 @@ func operation(method, path, id, summary, tag string, acc access) huma.Operation
 	case http.MethodPost:
 		op.DefaultStatus = http.StatusOK
 	}
-	op.Errors = []int{http.StatusBadRequest, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
+	// 401 and 403 on public operations too: a credential presented that
+	// does not hold is 401 on every route, and a cookie-authenticated
+	// unsafe request without its CSRF token is 403 (refresh, logout).
+	op.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusServiceUnavailable}
 	if acc.public {
 		op.Security = []map[string][]string{{}}
 	} else {
 		op.Security = []map[string][]string{{schemeBearer: {}}, {schemeCookie: {}}}
-		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	}
 	if method != http.MethodGet {
 		op.Errors = append(op.Errors, http.StatusUnprocessableEntity)
