@@ -110,8 +110,8 @@ func journey(t *testing.T, e *gatewayEnv, siteID string) {
 	}
 	var m api.MatchingView
 	e.call("GET", fmt.Sprintf("/v1/sites/%s/matching?from=%s&to=%s", siteID, week.Start.Format(time.RFC3339), week.Start.Add(24*time.Hour).Format(time.RFC3339)), e.as("miner"), nil, 200, &m)
-	if len(m.Hours) == 0 || m.Totals.MatchedWh <= 0 || m.Quantity <= 0 {
-		t.Fatalf("matching %+v", m)
+	if len(m.Hours) != 24 || m.Totals.MatchedWh <= 0 || m.Pending <= 0 || m.Attested.MatchedWh != 0 || m.Hours[0].BatchID != "" {
+		t.Fatalf("matching before attestation %+v", m)
 	}
 
 	// The oracle attests two halves of the week: two batches.
@@ -121,6 +121,10 @@ func journey(t *testing.T, e *gatewayEnv, siteID string) {
 	e.call("POST", "/v1/attestations", e.as("oracle"), map[string]any{"site_id": siteID, "from": half, "to": week.End()}, 200, &b2)
 	if b1.Quantity <= 0 || b2.Quantity <= 0 || b1.BatchID == b2.BatchID {
 		t.Fatalf("minted %+v and %+v", b1, b2)
+	}
+	e.call("GET", fmt.Sprintf("/v1/sites/%s/matching?from=%s&to=%s", siteID, week.Start.Format(time.RFC3339), week.End().Format(time.RFC3339)), e.as("miner"), nil, 200, &m)
+	if len(m.Hours)+len(m.Gaps) != week.Hours || m.Pending != 0 || m.Attested != m.Totals || m.Hours[0].BatchID != b1.BatchID || m.Hours[len(m.Hours)-1].BatchID != b2.BatchID {
+		t.Fatalf("matching after attestation: %d hours, %d gaps, pending %d, attested %+v of %+v", len(m.Hours), len(m.Gaps), m.Pending, m.Attested, m.Totals)
 	}
 
 	// The miner lists part of the first; the new buyer reserves it and the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"mime"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -80,19 +81,41 @@ type RetireBody struct {
 	Reason        string                 `json:"reason" minLength:"1" maxLength:"1000"`
 }
 
-// MatchingView is a site's hourly matching from the oracle's readings:
-// what an attestation of these hours would say.
+// MatchingView is a site's hourly matching over a period: the hours of
+// its minted attestations, and for the hours not yet attested what the
+// oracle's readings say an attestation would.
 type MatchingView struct {
-	SiteID      string                   `json:"site_id"`
-	From        string                   `json:"from"`
-	To          string                   `json:"to"`
-	Readings    int                      `json:"readings" doc:"Readings behind these hours"`
-	Hours       []greenmint.AttestedHour `json:"hours"`
-	Gaps        []string                 `json:"gaps" doc:"Hours of the period left out for missing data"`
-	Totals      greenmint.Totals         `json:"totals"`
-	Quantity    int64                    `json:"quantity" doc:"gCO2e an attestation would mint"`
-	GridRegion  string                   `json:"grid_region"`
-	DatasetUsed greenmint.DatasetPin     `json:"dataset"`
+	SiteID     string           `json:"site_id"`
+	From       string           `json:"from"`
+	To         string           `json:"to"`
+	Hours      []MatchedHour    `json:"hours" doc:"Ascending; hours without data are in gaps"`
+	Gaps       []string         `json:"gaps" doc:"Hours of the period with no complete data"`
+	Totals     greenmint.Totals `json:"totals" doc:"Sums over hours"`
+	Attested   greenmint.Totals `json:"attested" doc:"Sums over the hours minted attestations cover"`
+	Pending    int64            `json:"pending_quantity" doc:"Units (CO2E) an attestation of the hours not yet attested would mint"`
+	GridRegion string           `json:"grid_region"`
+}
+
+// MatchedHour is one hour: consumption, supply, matched and grid state, and
+// the batch that certified it (empty while not attested).
+type MatchedHour struct {
+	Start         string                 `json:"start"`
+	ConsumptionWh int64                  `json:"consumption_wh"`
+	SupplyWh      int64                  `json:"supply_wh"`
+	MatchedWh     int64                  `json:"matched_wh"`
+	GridState     string                 `json:"grid_state" doc:"surplus, normal or unknown"`
+	GridFactor    *int64                 `json:"grid_g_per_mwh,omitempty"`
+	Allocations   []greenmint.Allocation `json:"allocations"`
+	BatchID       string                 `json:"batch_id,omitempty" doc:"The batch that certified the hour; absent while not attested"`
+}
+
+func matchedHour(h greenmint.AttestedHour, batchID string) MatchedHour {
+	al := h.Allocations
+	if al == nil {
+		al = []greenmint.Allocation{}
+	}
+	return MatchedHour{Start: h.Start, ConsumptionWh: h.ConsumptionWh, SupplyWh: h.SupplyWh, MatchedWh: h.MatchedWh, GridState: h.GridState,
+		GridFactor: h.GridFactor, Allocations: al, BatchID: batchID}
 }
 
 func (g *Gateway) minerRoutes() {
@@ -153,7 +176,7 @@ func (g *Gateway) minerRoutes() {
 		func(ctx context.Context, in *struct {
 			ID   string    `path:"id" minLength:"1" maxLength:"64"`
 			From time.Time `query:"from" required:"true" doc:"A whole hour, UTC (RFC 3339)"`
-			To   time.Time `query:"to" required:"true" doc:"A whole hour, at most 31 days after from"`
+			To   time.Time `query:"to" required:"true" doc:"A whole hour, at most 366 days after from"`
 		}) (*bodyOf[MatchingView], error) {
 			return g.matching(ctx, in.ID, in.From, in.To)
 		})
@@ -387,35 +410,123 @@ func (g *Gateway) attest(ctx context.Context, b AttestBody) (*bodyOf[greenmint.M
 	return &bodyOf[greenmint.MintResult]{*res}, nil
 }
 
-// matching builds, without signing, what an attestation of the hours would
-// say. The caller must own the site, or read everything.
+// maxMatchingDays bounds a matching request: a year and a day.
+const maxMatchingDays = 366
+
+// matching answers a site's hours in [from, to): the minted attestations'
+// hours, and for the rest the oracle's readings built as an attestation
+// would be (31 days at a time), unsigned. The caller must own the site, or
+// read everything, or be an oracle.
 func (g *Gateway) matching(ctx context.Context, siteID string, from, to time.Time) (*bodyOf[MatchingView], error) {
-	o, err := g.oracleHere()
-	if err != nil {
-		return nil, err
+	from, to = from.UTC(), to.UTC()
+	if !from.Equal(from.Truncate(time.Hour)) || !to.Equal(to.Truncate(time.Hour)) || !to.After(from) {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "from and to must be whole hours with to after from")
+	}
+	if to.Sub(from) > maxMatchingDays*24*time.Hour {
+		return nil, greenmint.Errorf(greenmint.EINVALID, "at most %d days at a time", maxMatchingDays)
 	}
 	var s greenmint.Site
 	if err := g.evaluate(ctx, greenmint.QueryGetSite, greenmint.IDQuery{ID: siteID}, &s); err != nil {
 		return nil, err
 	}
 	p := principalOf(ctx)
-	if s.Owner != p.Org {
+	if s.Owner != p.Org && p.Role != greenmint.RoleOracle {
 		all, err := g.readsEverything(ctx, p)
 		if err != nil {
 			return nil, err
 		}
-		if !all && p.Role != greenmint.RoleOracle {
+		if !all {
 			return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "the readings of site %s are visible to %s, the registry, admitted auditors and oracles only (R11)", siteID, s.Owner)
 		}
 	}
-	pin, err := g.newestDataset(ctx)
-	if err != nil {
+	out := MatchingView{SiteID: siteID, From: greenmint.FormatTime(from), To: greenmint.FormatTime(to), Hours: []MatchedHour{}, Gaps: []string{}, GridRegion: s.GridRegion}
+	covered := map[time.Time]bool{}
+	var claims []greenmint.Batch
+	if err := g.evaluate(ctx, greenmint.QueryClaimsBySite, greenmint.ClaimsQuery{SiteID: siteID, From: out.From, To: out.To}, &claims); err != nil {
 		return nil, err
 	}
-	a, rs, err := o.Submitter.Attester.Build(ctx, oracle.AttestRequest{SiteID: siteID, Instrument: greenmint.CO2E, From: from.UTC(), To: to.UTC(), Dataset: pin})
-	if err != nil {
-		return nil, err
+	for _, b := range claims {
+		if b.Status != greenmint.BatchActive {
+			continue
+		}
+		ac, err := g.attestationChecks(ctx, b.AttestationID)
+		if err != nil {
+			return nil, err
+		}
+		a := ac.record.Attestation.Attestation
+		inRange := func(h string) (time.Time, bool) {
+			t, err := greenmint.ParseHour(h)
+			return t, err == nil && !t.Before(from) && t.Before(to)
+		}
+		for _, h := range a.Hours {
+			if t, ok := inRange(h.Start); ok {
+				covered[t] = true
+				out.Hours = append(out.Hours, matchedHour(h, b.ID))
+				out.Attested.ConsumptionWh += h.ConsumptionWh
+				out.Attested.SupplyWh += h.SupplyWh
+				out.Attested.MatchedWh += h.MatchedWh
+			}
+		}
+		for _, h := range a.Gaps {
+			if t, ok := inRange(h); ok {
+				covered[t] = true
+				out.Gaps = append(out.Gaps, h)
+			}
+		}
+		if bs, err := greenmint.ParseHour(a.PeriodStart); err == nil {
+			be, _ := greenmint.ParseHour(a.PeriodEnd)
+			for t := bs; t.Before(be); t = t.Add(time.Hour) {
+				covered[t] = true
+			}
+		}
 	}
-	return &bodyOf[MatchingView]{MatchingView{SiteID: siteID, From: a.PeriodStart, To: a.PeriodEnd, Readings: len(rs), Hours: a.Hours, Gaps: a.Gaps, Totals: a.Totals,
-		Quantity: a.Quantity, GridRegion: a.Factors.GridRegion, DatasetUsed: pin}}, nil
+	// The hours no active batch covers, in runs of at most 31 days.
+	var runs [][2]time.Time
+	for t := from; t.Before(to); t = t.Add(time.Hour) {
+		if covered[t] {
+			continue
+		}
+		if n := len(runs); n > 0 && runs[n-1][1].Equal(t) && runs[n-1][1].Sub(runs[n-1][0]) < 31*24*time.Hour {
+			runs[n-1][1] = t.Add(time.Hour)
+		} else {
+			runs = append(runs, [2]time.Time{t, t.Add(time.Hour)})
+		}
+	}
+	if len(runs) > 0 {
+		o, err := g.oracleHere()
+		if err != nil {
+			return nil, err
+		}
+		pin, err := g.newestDataset(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range runs {
+			a, _, err := o.Submitter.Attester.Build(ctx, oracle.AttestRequest{SiteID: siteID, Instrument: greenmint.CO2E, From: r[0], To: r[1], Dataset: pin})
+			if err != nil {
+				if c := greenmint.ErrorCode(err); c != greenmint.EINVALID && c != greenmint.ECONFLICT && c != greenmint.ENOTFOUND {
+					return nil, err
+				}
+				// No attestation can be built here (no readings, or hours
+				// claimed by a withdrawn batch): its hours are gaps.
+				for t := r[0]; t.Before(r[1]); t = t.Add(time.Hour) {
+					out.Gaps = append(out.Gaps, greenmint.FormatTime(t))
+				}
+				continue
+			}
+			for _, h := range a.Hours {
+				out.Hours = append(out.Hours, matchedHour(h, ""))
+			}
+			out.Gaps = append(out.Gaps, a.Gaps...)
+			out.Pending += a.Quantity
+		}
+	}
+	sort.Slice(out.Hours, func(i, j int) bool { return out.Hours[i].Start < out.Hours[j].Start })
+	sort.Strings(out.Gaps)
+	for _, h := range out.Hours {
+		out.Totals.ConsumptionWh += h.ConsumptionWh
+		out.Totals.SupplyWh += h.SupplyWh
+		out.Totals.MatchedWh += h.MatchedWh
+	}
+	return &bodyOf[MatchingView]{out}, nil
 }
