@@ -48,6 +48,14 @@ func (p *Projector) Checkpoint() store.Checkpoint {
 	return p.cp
 }
 
+// Changed returns a channel closed the next time the projector applies
+// events (or Run ends): wait on it, then read what is new.
+func (p *Projector) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
 func (p *Projector) signal() {
 	p.mu.Lock()
 	close(p.changed)
