@@ -1,0 +1,16 @@
+import type { components } from './schema.gen'
+
+type S = components['schemas']
+export type Site = S['Site']
+export type Meter = S['Meter']
+export type Batch = S['Batch']
+export type Holding = S['Holding']
+export type Listing = S['Listing']
+export type Flag = S['Flag']
+export type RetirementStatement = S['RetirementStatement']
+export type Provenance = S['Provenance']
+export type MatchingView = S['MatchingView']
+export type Admission = S['Admission']
+export type OracleRegistration = S['OracleRegistration']
+export type Dataset = S['Dataset']
+export type Policy = S['Policy']
