@@ -6,17 +6,18 @@ PKGS     := ./...
 
 FABRIC_DIR ?= .fabric
 
-.PHONY: run build test test-short bench fuzz vet clean fabric-up fabric-down test-fabric
+.PHONY: run build test test-short bench fuzz vet clean fabric-up fabric-down test-fabric web web-test web-e2e web-bench
 
-run: build
+run: web build
 	./$(BIN) serve
 
 build:
 	$(GO) build -o $(BIN) ./cmd/greenmint
 
-test:
+test: web
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(MAKE) --no-print-directory web-test web-e2e
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
@@ -29,6 +30,7 @@ bench:
 	@$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS) 2>&1 | tee /tmp/greenmint-bench.out | \
 		awk '{ for (i = 1; i <= NF; i++) if ($$i ~ /^BENCH:/) { split($$i, p, ":"); print "BENCH", p[2], $$(i-1), p[3] } }'
 	@! grep -E '^(FAIL|panic)' /tmp/greenmint-bench.out
+	@$(MAKE) --no-print-directory web-bench
 
 # A native two-organisation Fabric network on loopback from the binaries at FABRIC_BIN.
 fabric-up: build
@@ -64,3 +66,30 @@ vet:
 
 clean:
 	rm -rf bin
+
+# The web app (web/, docs/web.md): npm ci when the lock changed or node_modules is missing, then the
+# build (the typed client generated from docs/openapi.json, type check, Vite) when a source changed.
+# The binary embeds web/dist (package web), so build after web.
+WEB_SRC := $(shell find web/src web/scripts -type f ! -name '*.gen.ts' 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json docs/openapi.json
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run --silent build
+
+# Unit tests (Vitest), then the browser tests: headless Chromium (/usr/bin/chromium, or CHROMIUM)
+# driven by playwright-core against a real `greenmint serve` on a temporary data directory.
+web-test: web/node_modules/.package-lock.json
+	cd web && npm run --silent test
+
+web-e2e: web build
+	cd web && GREENMINT_BIN=$(abspath $(BIN)) npm run --silent e2e
+
+# BENCH web_js_gzip_kb (the first load's JavaScript, gzipped) and web_public_verify_load_ms (the
+# public verification page from navigation to content, median of 10 loads in headless Chromium).
+web-bench: web build
+	@cd web && GREENMINT_BIN=$(abspath $(BIN)) node e2e/bench.mjs

@@ -23,6 +23,7 @@ import (
 	"github.com/greenmint/greenmint/consortium"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/keyring"
+	"github.com/greenmint/greenmint/web"
 	"github.com/greenmint/greenmint/workspace"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -99,7 +100,7 @@ func (m *Main) gatewayCommand() *cobra.Command {
 	f.StringVar(&gf.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key")
 	f.StringVar(&gf.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&gf.oracle, "oracle", oracleInProcess, "the oracle: in-process (oracle A of the consortium, in this process) or none (oracles run remotely)")
-	f.StringVar(&gf.web, "web", "web/dist", "the web app's built assets (index.html), served at /; the default is used only if it exists")
+	f.StringVar(&gf.web, "web", "", "a directory of the web app's built assets (index.html) to serve at / instead of the app built into this binary (make web before make build)")
 	f.BoolVar(&gf.noSimulator, "no-simulator", false, "do not simulate sites and their meters (the simulator runs only on the embedded ledger with the in-process oracle)")
 	f.IntVar(&gf.simSites, "simulator-sites", 3, "how many sites the simulator registers and meters")
 	f.DurationVar(&gf.simEvery, "simulator-every", 5*time.Second, "how often the simulator sends one more simulated day of readings and attests what closed")
@@ -192,10 +193,18 @@ func (gf gatewayFlags) check() (*gatewaySettings, error) {
 		u.Path = strings.TrimSuffix(u.Path, "/")
 		s.publicURL = u
 	}
-	if _, err := os.Stat(filepath.Join(gf.web, "index.html")); err == nil {
+	switch {
+	case gf.web != "":
+		if _, err := os.Stat(filepath.Join(gf.web, "index.html")); err != nil {
+			return nil, greenmint.Errorf(greenmint.EINVALID, "--web %s holds no index.html (build the web app first)", gf.web)
+		}
 		s.webApp = os.DirFS(gf.web)
-	} else if gf.webGiven {
-		return nil, greenmint.Errorf(greenmint.EINVALID, "--web %s holds no index.html (build the web app first)", gf.web)
+	case gf.webGiven:
+		return nil, greenmint.Errorf(greenmint.EINVALID, "--web must name a directory holding the built app")
+	default:
+		if app, err := web.Assets(); err == nil {
+			s.webApp = app
+		} // else a binary built without the app: the API alone
 	}
 	if gf.kek != "" && gf.kekFile != "" {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "give the key-encryption keys once: --kek or --kek-file, not both")

@@ -344,6 +344,7 @@ func TestServeSettings(t *testing.T) {
 		{"an unknown oracle mode", []string{"--oracle", "remote"}, nil, "in-process or none"},
 		{"TLS without a key", []string{"--tls-cert", kekFile}, nil, "both a certificate and a key"},
 		{"a web directory without the app", []string{"--web", t.TempDir()}, nil, "holds no index.html"},
+		{"an empty web directory name", []string{"--web", ""}, nil, "must name a directory"},
 		{"a public URL that is not one", []string{"--public-url", "ftp://x"}, nil, "--public-url"},
 		{"a bad duration from the environment", nil, map[string]string{"GREENMINT_SIMULATOR_EVERY": "often"}, "GREENMINT_SIMULATOR_EVERY"},
 	}
