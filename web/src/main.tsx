@@ -10,7 +10,10 @@ import './styles.css'
 const qc = new QueryClient({
   defaultOptions: {
     queries: {
-      retry: (n, e) => !(e instanceof ApiError && e.status < 500) && n < 2,
+      // Over the rate limit (429) or unavailable: wait and retry; a 4xx
+      // problem is an answer, not retried.
+      retry: (n, e) => (e instanceof ApiError && e.status < 500 && e.status !== 429 ? false : n < 4),
+      retryDelay: (n) => Math.min(1000 * 2 ** n, 8000),
       refetchOnWindowFocus: true,
     },
   },

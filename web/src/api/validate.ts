@@ -47,7 +47,8 @@ export function checkField(rule: FieldRule, text: string, required: boolean): st
   const len = [...v].length
   if (rule.minLength !== undefined && len < rule.minLength)
     return rule.minLength === rule.maxLength ? `Enter exactly ${rule.minLength} characters.` : `Enter at least ${rule.minLength} characters.`
-  if (rule.maxLength !== undefined && len > rule.maxLength) return `Enter at most ${rule.maxLength} characters.`
+  if (rule.maxLength !== undefined && len > rule.maxLength)
+    return rule.minLength === rule.maxLength ? `Enter exactly ${rule.maxLength} characters.` : `Enter at most ${rule.maxLength} characters.`
   if (rule.enum && !rule.enum.includes(v)) return `Choose one of ${rule.enum.join(', ')}.`
   if (rule.pattern && !new RegExp(rule.pattern).test(v)) return 'This is not in the expected form.'
   if (rule.format === 'date-time' && Number.isNaN(Date.parse(v))) return 'Enter a date and time.'

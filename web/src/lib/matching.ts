@@ -127,3 +127,23 @@ export function runs(times: number[]): [number, number][] {
   }
   return out
 }
+
+/**
+ * uncovered is what of [from, to) no interval of `covered` holds, as
+ * intervals in order. The hours a batch already holds come from its
+ * attestation; the gateway's matching answers only the others.
+ */
+export function uncovered(from: number, to: number, covered: [number, number][]): [number, number][] {
+  const cs = covered
+    .map(([a, b]) => [Math.max(a, from), Math.min(b, to)] as [number, number])
+    .filter(([a, b]) => a < b)
+    .sort((x, y) => x[0] - y[0])
+  const out: [number, number][] = []
+  let t = from
+  for (const [a, b] of cs) {
+    if (a > t) out.push([t, a])
+    t = Math.max(t, b)
+  }
+  if (t < to) out.push([t, to])
+  return out
+}

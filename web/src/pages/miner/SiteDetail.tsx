@@ -3,7 +3,7 @@ import { Link, useParams } from 'react-router'
 import { useQueries, useQuery } from '@tanstack/react-query'
 import { api, unwrap } from '../../api/client'
 import { messageOf } from '../../api/problem'
-import { chunks, shape, spanRange, type Hour, type Span } from '../../lib/matching'
+import { chunks, shape, spanRange, uncovered, type Hour, type Span } from '../../lib/matching'
 import { energy, num, percent, quantity, day as dayOf } from '../../lib/format'
 import { live } from '../../lib/live'
 import { Heatmap, Series } from '../../components/charts'
@@ -24,22 +24,52 @@ export default function SiteDetail() {
   const [start, setStart] = useState<string>('')
   const from = start || (span === 'day' ? (newest ?? new Date().toISOString()).slice(0, 10) : monthStart(newest))
   const range = useMemo(() => spanRange(span, span === 'year' ? `${from.slice(0, 4)}-01-01` : from), [span, from])
-  const calls = useMemo(() => chunks(range.from, range.to), [range])
-  const results = useQueries({
+  // Hours a batch holds: from its attestation (immutable). The others: the
+  // gateway's matching of the oracle's readings, at most 31 days a call.
+  const overlapping = useMemo(
+    () =>
+      (batches.data?.items ?? []).filter(
+        (b) => b.status !== 'withdrawn' && Date.parse(b.period_start) < range.to.getTime() && Date.parse(b.period_end) > range.from.getTime(),
+      ),
+    [batches.data, range],
+  )
+  const calls = useMemo(() => {
+    if (!batches.data) return []
+    const open = uncovered(
+      range.from.getTime(),
+      range.to.getTime(),
+      overlapping.map((b) => [Date.parse(b.period_start), Date.parse(b.period_end)] as [number, number]),
+    )
+    return open.flatMap(([a, b]) => chunks(new Date(a), new Date(b)))
+  }, [batches.data, overlapping, range])
+  const attested = useQueries({
+    queries: overlapping.map((b) => ({
+      queryKey: ['attestation', b.attestation_id],
+      queryFn: () => unwrap(api.GET('/attestations/{id}', { params: { path: { id: b.attestation_id } } })),
+      staleTime: Infinity,
+    })),
+  })
+  const matched = useQueries({
     queries: calls.map((c) => ({
       queryKey: ['matching', id, c.from, c.to],
       queryFn: () => unwrap(api.GET('/sites/{id}/matching', { params: { path: { id }, query: { from: c.from, to: c.to } } })),
-      retry: false,
       staleTime: 30_000,
     })),
   })
-  const pending = results.some((r) => r.isPending)
+  const results = [...attested, ...matched]
+  const pending = batches.isPending || results.some((r) => r.isPending)
   const failed = results.find((r) => r.isError)
   const shaped = useMemo(() => {
     if (pending) return undefined
     const hours: Hour[] = []
     const gaps: string[] = []
-    for (const r of results) {
+    for (const r of attested) {
+      const a = r.data?.attestation.attestation
+      if (!a) continue
+      hours.push(...((a.hours ?? []) as Hour[]))
+      gaps.push(...(a.gaps ?? []))
+    }
+    for (const r of matched) {
       if (!r.data) continue
       hours.push(...((r.data.hours ?? []) as Hour[]))
       gaps.push(...(r.data.gaps ?? []))
@@ -75,9 +105,9 @@ export default function SiteDetail() {
         {pending ? (
           <div role="status">
             <label htmlFor="progress">
-              Reading the hours ({done} of {calls.length})
+              Reading the hours ({done} of {results.length} parts)
             </label>
-            <progress id="progress" max={calls.length} value={done} />
+            <progress id="progress" max={results.length || 1} value={done} />
           </div>
         ) : null}
         {failed ? (
@@ -106,6 +136,9 @@ export default function SiteDetail() {
                 <dd>{shaped.surplus.length}</dd>
               </dl>
             </div>
+            <p className="hint">
+              {overlapping.length} attested {overlapping.length === 1 ? 'batch' : 'batches'} in this period; the other hours are matched now from the oracle's readings.
+            </p>
             <h3>Consumption, supply and matched energy</h3>
             <p className="hint">Grey: hours without data (gaps). Blue: grid surplus hours.</p>
             <Series s={shaped} />
