@@ -185,6 +185,7 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	g.marketRoutes()
 	g.auditRoutes()
 	g.publicRoutes()
+	g.eventRoutes()
 	spec, err := g.OpenAPI()
 	if err != nil {
 		return nil, err

@@ -52,6 +52,21 @@ func (g *Gateway) marketRoutes() {
 		func(ctx context.Context, in *IDPath) (*bodyOf[List[greenmint.HistoryEntry]], error) {
 			return g.history(ctx, greenmint.QueryBatchHistory, in.ID)
 		})
+	huma.Register(g.api, operation(http.MethodPost, "/account", "openAccount", "Open your organisation's account, so that it can receive transfers (its first holder transaction opens it too)", "certificates",
+		access{roles: holders, scope: auth.ScopeCertificatesWrite}),
+		func(ctx context.Context, in *struct{ IdemHeader }) (*writtenOutput[greenmint.Account], error) {
+			req := greenmint.OpenAccountRequest{}
+			req.IdempotencyKey = in.IdempotencyKey
+			return write[greenmint.Account](ctx, g, greenmint.TxOpenAccount, req)
+		})
+	huma.Register(g.api, operation(http.MethodGet, "/account", "getAccount", "Your organisation's account", "certificates", signedIn),
+		func(ctx context.Context, _ *struct{}) (*bodyOf[greenmint.Account], error) {
+			var a greenmint.Account
+			if err := g.evaluate(ctx, greenmint.QueryGetAccount, greenmint.IDQuery{ID: principalOf(ctx).Org}, &a); err != nil {
+				return nil, err
+			}
+			return &bodyOf[greenmint.Account]{a}, nil
+		})
 	huma.Register(g.api, operation(http.MethodGet, "/holdings", "listHoldings", "Holdings: your organisation's portfolio (the registry and admitted auditors: anyone's)", "certificates", signedIn),
 		func(ctx context.Context, in *struct {
 			BatchFilters

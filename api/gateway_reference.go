@@ -130,7 +130,7 @@ func referencePage(doc *huma.OpenAPI) ([]byte, error) {
 		})
 		list = append(list, *t)
 	}
-	order := map[string]int{"auth": 0, "public": 1, "registry": 2, "miner": 3, "oracle": 4, "certificates": 5, "market": 6, "audit": 7}
+	order := map[string]int{"auth": 0, "public": 1, "registry": 2, "miner": 3, "oracle": 4, "certificates": 5, "market": 6, "audit": 7, "events": 8}
 	sort.Slice(list, func(i, j int) bool { return order[list[i].Name] < order[list[j].Name] })
 	var buf bytes.Buffer
 	err = tmpl.Execute(&buf, map[string]any{"Title": doc.Info.Title, "Version": doc.Info.Version, "Description": doc.Info.Description, "Tags": list})
