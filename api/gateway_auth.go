@@ -57,13 +57,21 @@ func apiKeyUser(id string) string { return "apikey-" + id }
 // authenticate reads the caller's credential, if any: a bearer access
 // token or API key, or the session cookie (whose unsafe requests must echo
 // the CSRF cookie in X-CSRF-Token). A credential that does not hold is
-// 401 at once, never treated as anonymous. It then applies the rate limit
-// of the credential, or of the address for anonymous callers.
+// 401 at once, never treated as anonymous (but counted against the
+// address's rate limit). It then applies the rate limit of the credential,
+// or of the address for anonymous callers.
 func (g *Gateway) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestURLKey{}, c.Request.URL))
 		p, err := g.credential(c)
 		if err != nil {
+			// A credential that does not hold counts against the address,
+			// as an anonymous request: guessing tokens or API keys is rate
+			// limited like guessing passwords.
+			if wait, ok := g.lim.anonymous.allow(addressKey(c)); !ok {
+				fail(c, tooMany(wait))
+				return
+			}
 			c.Header("WWW-Authenticate", `Bearer realm="greenmint"`)
 			fail(c, err)
 			return
