@@ -49,18 +49,18 @@ const (
 // from the environment as GREENMINT_<FLAG> (upper case, '-' as '_') when
 // the flag is not given.
 type gatewayFlags struct {
-	dir, listen, publicURL   string
-	ledger, connection, db   string
-	kek, kekFile             string
-	tlsCert, tlsKey          string
-	oracle                   string
-	web                      string
-	webGiven                 bool // --web (or GREENMINT_WEB) was given: it must hold the app
-	noSimulator              bool
-	simSites                 int
-	simEvery                 time.Duration
-	maxBody                  int64
-	readTimeout, writeTimout time.Duration
+	dir, listen, publicURL    string
+	ledger, connection, db    string
+	kek, kekFile              string
+	tlsCert, tlsKey           string
+	oracle                    string
+	web                       string
+	webGiven                  bool // --web (or GREENMINT_WEB) was given: it must hold the app
+	noSimulator               bool
+	simSites                  int
+	simEvery                  time.Duration
+	maxBody                   int64
+	readTimeout, writeTimeout time.Duration
 }
 
 func (m *Main) gatewayCommand() *cobra.Command {
@@ -106,7 +106,7 @@ func (m *Main) gatewayCommand() *cobra.Command {
 	f.DurationVar(&gf.simEvery, "simulator-every", 5*time.Second, "how often the simulator sends one more simulated day of readings and attests what closed")
 	f.Int64Var(&gf.maxBody, "max-body", 1<<20, "bytes a request's body may carry (readings: 32 MiB)")
 	f.DurationVar(&gf.readTimeout, "read-timeout", 60*time.Second, "time allowed to send a whole request, body included")
-	f.DurationVar(&gf.writeTimout, "write-timeout", 120*time.Second, "time allowed to answer, from the end of the headers")
+	f.DurationVar(&gf.writeTimeout, "write-timeout", 120*time.Second, "time allowed to answer, from the end of the headers")
 	return cmd
 }
 
@@ -313,7 +313,7 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	if err != nil {
 		return err
 	}
-	srv, err := api.NewServer(gw.API.Handler(), api.ServerConfig{TLSCert: s.tlsCert, TLSKey: s.tlsKey, ReadTimeout: s.readTimeout, WriteTimeout: s.writeTimout}, log)
+	srv, err := api.NewServer(gw.API.Handler(), api.ServerConfig{TLSCert: s.tlsCert, TLSKey: s.tlsKey, ReadTimeout: s.readTimeout, WriteTimeout: s.writeTimeout}, log)
 	if err != nil {
 		return err
 	}
