@@ -49,6 +49,20 @@ func newKeyring(tb testing.TB, db *store.DB, ca keyring.CA) *keyring.Keyring {
 	return k
 }
 
+// sqliteDB is a fresh, migrated SQLite database.
+func sqliteDB(tb testing.TB) *store.DB {
+	tb.Helper()
+	db, err := store.Open(filepath.Join(tb.TempDir(), "greenmint.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
 func parsePEM(tb testing.TB, b []byte) *x509.Certificate {
 	tb.Helper()
 	c, err := identity.ParseCertPEM(b)
@@ -212,7 +226,7 @@ func TestFabricCAIdentityOnEmbeddedLedger(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db := greenminttest.StoreDBs(t)["sqlite"]
+	db := sqliteDB(t)
 	k := newKeyring(t, db, ca)
 	if _, err := k.Enroll(ctx, "fab-miner", fabMSP, greenmint.RoleMiner); err != nil {
 		t.Fatal(err)
@@ -273,5 +287,55 @@ func TestFabricCAIdentityOnEmbeddedLedger(t *testing.T) {
 	}
 	if _, err := env.RegisterSite(ctx, renewed, "SITE0904"); err != nil {
 		t.Errorf("the re-enrolled miner registering a site: %v", err)
+	}
+}
+
+// TestFabricCAServesAnOrganisationsCA: docker-compose.yml's setup. A
+// fabric-ca-server started with an organisation's CA certificate and key
+// as `greenmint fabric init` (identity.Store) wrote them issues users
+// whom the network already trusts: on the demo workspace's embedded
+// ledger, a MinerMSP miner the keyring enrolled through that Fabric CA
+// registers a site, with no change to the channel.
+func TestFabricCAServesAnOrganisationsCA(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := workspace.Create(workspace.Config{Dir: dir}, consortium.Demo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	orgCA := filepath.Join(w.Config.OrganizationsDir(), consortium.MinerMSP, "ca")
+	cfg := fabricca.StartServer(t, consortium.MinerMSP, "ca-miner", filepath.Join(orgCA, "ca.pem"), filepath.Join(orgCA, "priv_sk"))
+	ca, err := fabricca.New(ctx, []fabricca.Config{cfg}, fabricca.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := greenminttest.NewEnv(w.Ledger, w.Consortium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k := newKeyring(t, sqliteDB(t), ca)
+	info, err := k.Enroll(ctx, "miner-via-fabric-ca", consortium.MinerMSP, greenmint.RoleMiner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := w.Consortium.Store.RootCertPEM(consortium.MinerMSP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(root)
+	if _, err := parsePEM(t, info.Certificate).Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		t.Errorf("the certificate does not chain to MinerMSP's own CA: %v", err)
+	}
+	miner, err := k.Identity(ctx, "miner-via-fabric-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.RegisterSite(ctx, miner, "SITE0911"); err != nil {
+		t.Fatalf("a MinerMSP miner from Fabric CA registering a site: %v", err)
 	}
 }

@@ -35,6 +35,7 @@ type testServer struct {
 	TLS    []byte // the TLS root (the CA's certificate): the server's TLS certificate is issued by its CA
 	cmd    *exec.Cmd
 	log    string
+	caCert string // the CA's certificate file
 }
 
 // shared is the server of the run (TestMain), nil without FABRIC_CA_BIN.
@@ -51,7 +52,7 @@ func TestMain(m *testing.M) {
 			return 1
 		}
 		defer os.RemoveAll(home)
-		s, err := startServer(home, testCAName, nil)
+		s, err := startServer(home, testCAName, "", "")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "fabricca tests:", err)
 			return 1
@@ -88,8 +89,10 @@ func freePort() (int, error) {
 }
 
 // startServer starts fabric-ca-server with TLS on a free port with its
-// home in home, and waits until it answers cainfo. extra are more flags.
-func startServer(home, caName string, extra []string) (*testServer, error) {
+// home in home, and waits until it answers cainfo. Given caCert and
+// caKey (PEM files), the server is that CA; otherwise it makes its own
+// (home/ca-cert.pem). Its TLS certificate is issued by its CA.
+func startServer(home, caName, caCert, caKey string) (*testServer, error) {
 	bin := filepath.Join(os.Getenv(BinEnv), "fabric-ca-server")
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%s=%s holds no fabric-ca-server: %w", BinEnv, os.Getenv(BinEnv), err)
@@ -108,15 +111,20 @@ func startServer(home, caName string, extra []string) (*testServer, error) {
 		return nil, err
 	}
 	defer logf.Close()
-	args := append([]string{"start", "-b", testRegistrar + ":" + testSecret, "-H", home, "--address", "127.0.0.1", "--port", strconv.Itoa(port),
+	args := []string{"start", "-b", testRegistrar + ":" + testSecret, "-H", home, "--address", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--operations.listenaddress", "127.0.0.1:" + strconv.Itoa(ops), "--tls.enabled", "--ca.name", caName,
-		"--csr.hosts", "localhost,127.0.0.1"}, extra...)
+		"--csr.hosts", "localhost,127.0.0.1"}
+	if caCert == "" {
+		caCert = filepath.Join(home, "ca-cert.pem")
+	} else {
+		args = append(args, "--ca.certfile", caCert, "--ca.keyfile", caKey)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &testServer{URL: "https://localhost:" + strconv.Itoa(port), Home: home, CAName: caName, cmd: cmd, log: logPath}
+	s := &testServer{URL: "https://localhost:" + strconv.Itoa(port), Home: home, CAName: caName, cmd: cmd, log: logPath, caCert: caCert}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if err := s.ready(); err == nil {
@@ -131,7 +139,7 @@ func startServer(home, caName string, extra []string) (*testServer, error) {
 }
 
 func (s *testServer) ready() error {
-	ca, err := os.ReadFile(filepath.Join(s.Home, "ca-cert.pem"))
+	ca, err := os.ReadFile(s.caCert)
 	if err != nil {
 		return err
 	}
