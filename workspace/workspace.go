@@ -3,8 +3,11 @@
 // Fabric network through its connection file), which database (a SQLite
 // file or a PostgreSQL DSN) and which organisations, users, oracles and
 // policy (the consortium file, docs/consortium.md). Every command of
-// cmd/greenmint opens its workspace here, and so will the REST gateway;
-// the demo is one preset of it (consortium.Demo).
+// cmd/greenmint opens its workspace here; the demo is one preset of it
+// (consortium.Demo). Services and Gateway build the REST gateway over a
+// workspace (one database; auth and the keyring from one key-encryption
+// key setting; the read model's projector; the in-process oracle), and
+// SeedUsers makes its first users (greenmint serve).
 //
 // A workspace directory holds organizations/ (the consortium: CAs, users'
 // identities, oracle keys, consortium.json), ledger/ (the embedded
