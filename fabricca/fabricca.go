@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/greenmint/greenmint"
+	"github.com/greenmint/greenmint/keyring"
 )
 
 // Config is one organisation's Fabric CA.
@@ -164,11 +165,16 @@ type Options struct {
 	// Now is the clock that decides when the registrar's certificate is
 	// due for renewal. Default time.Now.
 	Now func() time.Time
+	// Others is the CA of the organisations that have no Fabric CA here
+	// (e.g. the consortium's own CAs, identity.Store): IssueCertificate
+	// and RevokeCertificate for them go to it. Nil: they are ENOTFOUND.
+	Others keyring.CA
 }
 
 // CA is the organisations' Fabric CAs behind the keyring's CA port.
 type CA struct {
 	servers map[string]*server // MSP ID → its Fabric CA
+	others  keyring.CA
 }
 
 // New connects to each organisation's Fabric CA: it reads the CA's chain
@@ -187,7 +193,7 @@ func New(ctx context.Context, cfgs []Config, opts Options) (*CA, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	c := &CA{servers: map[string]*server{}}
+	c := &CA{servers: map[string]*server{}, others: opts.Others}
 	for _, cfg := range cfgs {
 		if err := cfg.resolve(); err != nil {
 			return nil, greenmint.E("", op, err, "")
@@ -263,10 +269,14 @@ var attrOID = asn1.ObjectIdentifier{1, 2, 3, 4, 5, 6, 7, 8, 1}
 // is ECONFLICT. A request that does not parse, is not signed by its key,
 // holds a key other than ECDSA P-256 or names another subject than name,
 // a bad name or a role that is not a user's is EINVALID; an organisation
-// without a Fabric CA ENOTFOUND; the CA's refusals keep their codes
-// (EUNAVAILABLE when it cannot be reached).
+// without a Fabric CA goes to Options.Others, or is ENOTFOUND without one;
+// the CA's refusals keep their codes (EUNAVAILABLE when it cannot be
+// reached).
 func (c *CA) IssueCertificate(ctx context.Context, mspID, name string, role greenmint.Role, csrDER []byte) ([]byte, error) {
 	const op = "fabricca.IssueCertificate"
+	if _, ok := c.servers[mspID]; !ok && c.others != nil {
+		return c.others.IssueCertificate(ctx, mspID, name, role, csrDER)
+	}
 	if !slices.Contains(userRoles, role) {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "role %q is not one of %v", role, userRoles)
 	}
@@ -380,9 +390,13 @@ func (s *server) register(ctx context.Context, name string, role greenmint.Role,
 // lists it in the revocation lists it generates from then on (CRL); the
 // peers refuse it once the organisation's MSP on the channel holds such a
 // list. A serial revoked already is ECONFLICT; one the CA never issued
-// ENOTFOUND; an organisation without a Fabric CA ENOTFOUND.
+// ENOTFOUND; an organisation without a Fabric CA goes to Options.Others,
+// or is ENOTFOUND without one.
 func (c *CA) RevokeCertificate(ctx context.Context, mspID string, serial *big.Int) error {
 	const op = "fabricca.RevokeCertificate"
+	if _, ok := c.servers[mspID]; !ok && c.others != nil {
+		return c.others.RevokeCertificate(ctx, mspID, serial)
+	}
 	if serial == nil || serial.Sign() <= 0 {
 		return greenmint.Errorf(greenmint.EINVALID, "a certificate serial number is positive")
 	}

@@ -339,3 +339,46 @@ func TestFabricCAServesAnOrganisationsCA(t *testing.T) {
 		t.Fatalf("a MinerMSP miner from Fabric CA registering a site: %v", err)
 	}
 }
+
+// TestOthersGoToTheirOwnCA: with Options.Others, the organisations without
+// a Fabric CA have their users issued and revoked by that CA (here the
+// project's own), the others by their Fabric CA, through one keyring.
+func TestOthersGoToTheirOwnCA(t *testing.T) {
+	ctx := context.Background()
+	own := identity.NewStore(t.TempDir())
+	if _, err := own.CreateOrg(consortium.BuyerMSP); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := fabricca.New(ctx, []fabricca.Config{fabricca.ServerConfig(t, fabMSP)}, fabricca.Options{Others: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := newKeyring(t, sqliteDB(t), ca)
+	for _, tc := range []struct {
+		user, msp string
+		root      func() ([]byte, error)
+	}{
+		{"buyer-own-ca", consortium.BuyerMSP, func() ([]byte, error) { return own.RootCertPEM(consortium.BuyerMSP) }},
+		{"miner-fabric-ca", fabMSP, func() ([]byte, error) { return ca.ChainPEM(fabMSP) }},
+	} {
+		info, err := k.Enroll(ctx, tc.user, tc.msp, greenmint.RoleBuyer)
+		if err != nil {
+			t.Fatalf("Enroll(%s in %s): %v", tc.user, tc.msp, err)
+		}
+		root, err := tc.root()
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(root)
+		if _, err := parsePEM(t, info.Certificate).Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			t.Errorf("%s's certificate does not chain to %s's CA: %v", tc.user, tc.msp, err)
+		}
+		if _, err := k.Reenroll(ctx, tc.user, greenmint.RoleAuditor); err != nil {
+			t.Errorf("Reenroll(%s in %s) (the old certificate revoked by its CA): %v", tc.user, tc.msp, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(own.Dir, consortium.BuyerMSP, "msp", "crls", "crl.pem")); err != nil {
+		t.Errorf("the project's own CA has no CRL for the revoked buyer certificate: %v", err)
+	}
+}
