@@ -206,24 +206,24 @@ func TestNewRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	selfSigned := other.CertPEM()
-	good := s.config(fabMSP)
+	good := configOf(s, fabMSP)
 	for _, tc := range []struct {
 		name string
 		cfgs []Config
 		code string
 	}{
 		{"none", nil, greenmint.EINVALID},
-		{"wrong secret", []Config{s.config(fabMSP).WithSecret("wrong")}, greenmint.EUNAUTHENTICATED},
-		{"unknown registrar", []Config{func() Config { c := s.config(fabMSP); c.Registrar = "nobody"; return c }()}, greenmint.EUNAUTHENTICATED},
-		{"unknown CA name", []Config{func() Config { c := s.config(fabMSP); c.CAName = "ca-none"; return c }()}, greenmint.ENOTFOUND},
-		{"another TLS root", []Config{func() Config { c := s.config(fabMSP); c.TLSRootCertPEM = selfSigned; return c }()}, greenmint.EUNAVAILABLE},
-		{"no TLS root for https", []Config{func() Config { c := s.config(fabMSP); c.TLSRootCertPEM = nil; return c }()}, greenmint.EINVALID},
-		{"nobody listening", []Config{func() Config { c := s.config(fabMSP); c.URL = "http://127.0.0.1:1"; return c }()}, greenmint.EUNAVAILABLE},
-		{"not a URL", []Config{func() Config { c := s.config(fabMSP); c.URL = "ca-miner:7054"; return c }()}, greenmint.EINVALID},
-		{"no MSP ID", []Config{func() Config { c := s.config(""); return c }()}, greenmint.EINVALID},
-		{"no registrar", []Config{func() Config { c := s.config(fabMSP); c.Registrar = ""; return c }()}, greenmint.EINVALID},
-		{"no secret", []Config{{MSPID: fabMSP, URL: s.URL, TLSRootCertPEM: s.TLS, Registrar: testRegistrar}}, greenmint.EINVALID},
-		{"unset secret variable", []Config{{MSPID: fabMSP, URL: s.URL, TLSRootCertPEM: s.TLS, Registrar: testRegistrar, RegistrarSecretEnv: "FABRICCA_TEST_UNSET"}}, greenmint.EINVALID},
+		{"wrong secret", []Config{configOf(s, fabMSP).WithSecret("wrong")}, greenmint.EUNAUTHENTICATED},
+		{"unknown registrar", []Config{func() Config { c := configOf(s, fabMSP); c.Registrar = "nobody"; return c }()}, greenmint.EUNAUTHENTICATED},
+		{"unknown CA name", []Config{func() Config { c := configOf(s, fabMSP); c.CAName = "ca-none"; return c }()}, greenmint.ENOTFOUND},
+		{"another TLS root", []Config{func() Config { c := configOf(s, fabMSP); c.TLSRootCertPEM = selfSigned; return c }()}, greenmint.EUNAVAILABLE},
+		{"no TLS root for https", []Config{func() Config { c := configOf(s, fabMSP); c.TLSRootCertPEM = nil; return c }()}, greenmint.EINVALID},
+		{"nobody listening", []Config{func() Config { c := configOf(s, fabMSP); c.URL = "http://127.0.0.1:1"; return c }()}, greenmint.EUNAVAILABLE},
+		{"not a URL", []Config{func() Config { c := configOf(s, fabMSP); c.URL = "ca-miner:7054"; return c }()}, greenmint.EINVALID},
+		{"no MSP ID", []Config{func() Config { c := configOf(s, ""); return c }()}, greenmint.EINVALID},
+		{"no registrar", []Config{func() Config { c := configOf(s, fabMSP); c.Registrar = ""; return c }()}, greenmint.EINVALID},
+		{"no secret", []Config{{MSPID: fabMSP, URL: s.URL, TLSRootCertPEM: s.TLSRootPEM, Registrar: testRegistrar}}, greenmint.EINVALID},
+		{"unset secret variable", []Config{{MSPID: fabMSP, URL: s.URL, TLSRootCertPEM: s.TLSRootPEM, Registrar: testRegistrar, RegistrarSecretEnv: "FABRICCA_TEST_UNSET"}}, greenmint.EINVALID},
 		{"organisation twice", []Config{good, good}, greenmint.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

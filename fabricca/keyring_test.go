@@ -16,6 +16,7 @@ import (
 	"github.com/greenmint/greenmint/chaincode"
 	"github.com/greenmint/greenmint/consortium"
 	"github.com/greenmint/greenmint/fabricca"
+	"github.com/greenmint/greenmint/fabricca/fabricatest"
 	"github.com/greenmint/greenmint/identity"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
@@ -305,7 +306,8 @@ func TestFabricCAServesAnOrganisationsCA(t *testing.T) {
 	}
 	t.Cleanup(func() { w.Close() })
 	orgCA := filepath.Join(w.Config.OrganizationsDir(), consortium.MinerMSP, "ca")
-	cfg := fabricca.StartServer(t, consortium.MinerMSP, "ca-miner", filepath.Join(orgCA, "ca.pem"), filepath.Join(orgCA, "priv_sk"))
+	srv := fabricatest.StartTB(t, "ca-miner", filepath.Join(orgCA, "ca.pem"), filepath.Join(orgCA, "priv_sk"))
+	cfg := fabricca.ConfigOf(srv, consortium.MinerMSP)
 	ca, err := fabricca.New(ctx, []fabricca.Config{cfg}, fabricca.Options{})
 	if err != nil {
 		t.Fatal(err)
