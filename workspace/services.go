@@ -50,6 +50,10 @@ type ServiceOptions struct {
 	// the current one first; the others open what was sealed before a
 	// rotation, which Services completes (docs/keyring.md).
 	KEKs []keyring.KEK
+	// CA issues and revokes users' ledger identities (the keyring's CA):
+	// e.g. the organisations' Fabric CAs (fabricca, docs/fabric-ca.md).
+	// Nil: the consortium's own CAs (the workspace's identity.Store).
+	CA keyring.CA
 	// InProcessOracle runs the consortium's first oracle (oracle A) in
 	// this process: its ingestion and its submitter, with as many of the
 	// workspace's other oracles co-signing locally as the policy needs.
@@ -87,8 +91,8 @@ type Services struct {
 // Services builds the gateway's parts over w: auth (issuer the public URL,
 // audience Audience, the registry's organisation the only one whose users
 // may hold the registry role, signing keys sealed under AuthKEK of the
-// current KEK), the keyring (users' ledger identities issued by the
-// consortium's CAs, sealed under the current KEK), the read model's
+// current KEK), the keyring (users' ledger identities issued by opts.CA or
+// the consortium's CAs, sealed under the current KEK), the read model's
 // projector (not running: the caller runs it) and, if asked, the
 // in-process oracle. With more than one KEK configured it completes a KEK
 // rotation: identities still sealed under an older KEK are re-sealed under
@@ -104,7 +108,11 @@ func (w *Workspace) Services(ctx context.Context, opts ServiceOptions) (*Service
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Services{DB: opts.DB, DropAfter: auth.DefaultAccessTTL + auth.Leeway, log: log}
-	kr, err := keyring.New(opts.DB, w.Consortium.Store, keyring.Options{KEKs: opts.KEKs, Now: opts.Now})
+	var ca keyring.CA = w.Consortium.Store
+	if opts.CA != nil {
+		ca = opts.CA
+	}
+	kr, err := keyring.New(opts.DB, ca, keyring.Options{KEKs: opts.KEKs, Now: opts.Now})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}

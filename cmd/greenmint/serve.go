@@ -21,6 +21,7 @@ import (
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
 	"github.com/greenmint/greenmint/consortium"
+	"github.com/greenmint/greenmint/fabricca"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/keyring"
 	"github.com/greenmint/greenmint/web"
@@ -33,6 +34,12 @@ import (
 const (
 	oracleInProcess = "in-process"
 	oracleNone      = "none"
+)
+
+// The CAs of greenmint serve's users' ledger identities (--ca).
+const (
+	caConsortium = "consortium" // the workspace's own CAs
+	caFabricCA   = "fabric-ca"  // the organisations' Fabric CAs of --ca-config (fabricca)
 )
 
 // Files greenmint serve keeps in its data directory beside the workspace.
@@ -54,6 +61,7 @@ type gatewayFlags struct {
 	kek, kekFile              string
 	tlsCert, tlsKey           string
 	oracle                    string
+	ca, caConfig              string
 	web                       string
 	webGiven                  bool // --web (or GREENMINT_WEB) was given: it must hold the app
 	noSimulator               bool
@@ -77,7 +85,8 @@ func (m *Main) gatewayCommand() *cobra.Command {
 			"real-profile readings and mints their batches as the simulated days pass. Later starts reuse it all.\n" +
 			"Every start prints the URL, the API docs URL and the demo logins.\n\n" +
 			"Production: --ledger fabric --connection FILE, --db postgres://…, --kek (or --kek-file), --oracle none\n" +
-			"when the oracles run remotely, --tls-cert/--tls-key or a TLS proxy and --public-url. Every flag is also\n" +
+			"when the oracles run remotely, --tls-cert/--tls-key or a TLS proxy and --public-url, and --ca fabric-ca\n" +
+			"--ca-config FILE for users' identities from the organisations' Fabric CAs. Every flag is also\n" +
 			"read from the environment (GREENMINT_LISTEN, GREENMINT_KEK, GREENMINT_DB, …); secrets are never printed.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -100,6 +109,8 @@ func (m *Main) gatewayCommand() *cobra.Command {
 	f.StringVar(&gf.tlsCert, "tls-cert", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key")
 	f.StringVar(&gf.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&gf.oracle, "oracle", oracleInProcess, "the oracle: in-process (oracle A of the consortium, in this process) or none (oracles run remotely)")
+	f.StringVar(&gf.ca, "ca", caConsortium, "who issues users' ledger identities: consortium (the workspace's own CAs) or fabric-ca (the Fabric CAs of --ca-config; organisations it does not list keep their own; docs/fabric-ca.md)")
+	f.StringVar(&gf.caConfig, "ca-config", "", "with --ca fabric-ca: the file naming each organisation's Fabric CA, its registrar and where its secret is (docs/fabric-ca.md)")
 	f.StringVar(&gf.web, "web", "", "a directory of the web app's built assets (index.html) to serve at / instead of the app built into this binary (make web before make build)")
 	f.BoolVar(&gf.noSimulator, "no-simulator", false, "do not simulate sites and their meters (the simulator runs only on the embedded ledger with the in-process oracle)")
 	f.IntVar(&gf.simSites, "simulator-sites", 3, "how many sites the simulator registers and meters")
@@ -148,9 +159,10 @@ func secretFlag(name string) bool { return name == "kek" || name == "db" }
 // gatewaySettings are gatewayFlags checked: what serveGateway acts on.
 type gatewaySettings struct {
 	gatewayFlags
-	keks      []keyring.KEK // nil: the data directory's kek file, or a new one
-	publicURL *url.URL      // nil: from the listener
-	webApp    fs.FS         // nil: no web app
+	keks      []keyring.KEK     // nil: the data directory's kek file, or a new one
+	fabricCAs []fabricca.Config // with --ca fabric-ca
+	publicURL *url.URL          // nil: from the listener
+	webApp    fs.FS             // nil: no web app
 }
 
 // check refuses malformed settings (EINVALID) before anything is made.
@@ -170,6 +182,21 @@ func (gf gatewayFlags) check() (*gatewaySettings, error) {
 	}
 	if gf.oracle != oracleInProcess && gf.oracle != oracleNone {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "--oracle must be %s or %s, not %q", oracleInProcess, oracleNone, gf.oracle)
+	}
+	switch {
+	case gf.ca == caConsortium && gf.caConfig != "":
+		return nil, greenmint.Errorf(greenmint.EINVALID, "--ca-config is for --ca %s", caFabricCA)
+	case gf.ca == caConsortium:
+	case gf.ca == caFabricCA && gf.caConfig == "":
+		return nil, greenmint.Errorf(greenmint.EINVALID, "--ca %s needs --ca-config FILE (docs/fabric-ca.md)", caFabricCA)
+	case gf.ca == caFabricCA:
+		cfgs, err := fabricca.LoadConfig(gf.caConfig)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-config: %w", err)
+		}
+		s.fabricCAs = cfgs
+	default:
+		return nil, greenmint.Errorf(greenmint.EINVALID, "--ca must be %s or %s, not %q", caConsortium, caFabricCA, gf.ca)
 	}
 	if gf.simSites < 1 || gf.simSites > 20 {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "--simulator-sites must be 1 to 20, not %d", gf.simSites)
@@ -301,8 +328,17 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	if s.publicURL != nil {
 		public = s.publicURL.String()
 	}
+	var ca keyring.CA // nil: the workspace's own CAs
+	if s.fabricCAs != nil {
+		fca, err := fabricca.New(ctx, s.fabricCAs, fabricca.Options{Others: w.Consortium.Store})
+		if err != nil {
+			return err
+		}
+		log.Info("users' ledger identities come from Fabric CA", "organisations", strings.Join(fca.MSPIDs(), ","))
+		ca = fca
+	}
 	gw, err := w.Gateway(ctx, workspace.GatewayOptions{
-		ServiceOptions: workspace.ServiceOptions{DB: db, PublicURL: public, KEKs: keks, InProcessOracle: s.oracle == oracleInProcess,
+		ServiceOptions: workspace.ServiceOptions{DB: db, PublicURL: public, KEKs: keks, CA: ca, InProcessOracle: s.oracle == oracleInProcess,
 			PasswordParams: m.passwordParams, Log: log},
 		MaxBody: s.maxBody, SecureCookies: strings.HasPrefix(public, "https://"), Web: s.webApp,
 	})
