@@ -20,6 +20,7 @@ import (
 	"github.com/greenmint/greenmint/keyring"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/readmodel"
+	"github.com/greenmint/greenmint/statement"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -49,6 +50,17 @@ type GatewayConfig struct {
 	// readings ingestion, hourly matching and attestation. Nil: those
 	// routes answer unavailable (oracles run remotely).
 	Oracle *GatewayOracle
+	// PublicURL is the gateway's URL as users reach it (e.g.
+	// https://registry.example); statements' QR codes point under it.
+	// Empty: the URL each request came to.
+	PublicURL string
+	// StatementKey signs retirement statements' JSON (JWS); its public key
+	// is published at /.well-known/jwks.json beside the access tokens'.
+	// Nil: statements are served as PDF only.
+	StatementKey *statement.Key
+	// PreviousStatementKeys are published too, so that statements signed
+	// before a key rotation still verify.
+	PreviousStatementKeys []statement.Key
 	// Web is the web app's built assets (index.html at the root), served
 	// at / with index.html for every path that is not a file (the app's
 	// own routes). Nil: no web app.
@@ -186,6 +198,7 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	g.auditRoutes()
 	g.publicRoutes()
 	g.eventRoutes()
+	g.statementRoutes()
 	spec, err := g.OpenAPI()
 	if err != nil {
 		return nil, err

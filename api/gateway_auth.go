@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -12,10 +13,12 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/gin-gonic/gin"
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/auth"
 	"github.com/greenmint/greenmint/identity"
+	"github.com/greenmint/greenmint/statement"
 )
 
 // The web app's cookies and the security schemes of the OpenAPI document.
@@ -295,12 +298,32 @@ func (g *Gateway) roleOfCert(pemBytes []byte) (greenmint.Role, error) {
 	return r, nil
 }
 
-// jwks serves the access tokens' public keys.
+// jwks serves the public keys of the access tokens and, when configured,
+// of the retirement statements.
 func (g *Gateway) jwks(c *gin.Context) {
 	raw, err := g.cfg.Auth.JWKS()
 	if err != nil {
 		fail(c, err)
 		return
+	}
+	if g.cfg.StatementKey != nil {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(raw, &set); err != nil {
+			fail(c, greenmint.E(greenmint.EINTERNAL, "api.jwks", err, ""))
+			return
+		}
+		for _, sk := range append([]statement.Key{*g.cfg.StatementKey}, g.cfg.PreviousStatementKeys...) {
+			k, err := statement.PublicJWK(sk)
+			if err != nil {
+				fail(c, err)
+				return
+			}
+			set.Keys = append(set.Keys, k)
+		}
+		if raw, err = json.Marshal(set); err != nil {
+			fail(c, greenmint.E(greenmint.EINTERNAL, "api.jwks", err, ""))
+			return
+		}
 	}
 	c.Header("Cache-Control", "public, max-age=300")
 	c.Data(http.StatusOK, "application/jwk-set+json", raw)

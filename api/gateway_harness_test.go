@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/greenmint/greenmint/keyring"
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/readmodel"
+	"github.com/greenmint/greenmint/statement"
 	"github.com/greenmint/greenmint/workspace"
 	"golang.org/x/time/rate"
 )
@@ -117,8 +119,13 @@ func newGatewayEnvOn(t testing.TB, db *store.DB, opts envOptions, be backend) *g
 	if lim.AnonymousRate == 0 {
 		lim.AnonymousRate, lim.CredentialRate = rate.Inf, rate.Inf
 	}
+	_, sk, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	g, err := api.NewGateway(ctx, api.GatewayConfig{Ledger: be.ledger, DB: db, Auth: a, Keyring: kr, Projector: p, RegistryMSP: consortium.RegistryMSP,
-		Oracle: &api.GatewayOracle{Ingester: in, Submitter: sub, DB: be.oracleDB}, Limits: lim, Now: opts.now})
+		Oracle: &api.GatewayOracle{Ingester: in, Submitter: sub, DB: be.oracleDB}, Limits: lim, Now: opts.now,
+		StatementKey: &statement.Key{ID: "statement-test", Private: sk}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,10 @@ type GatewayProblem struct {
 // GetHeaders gives huma the problem's headers (Retry-After).
 func (p *GatewayProblem) GetHeaders() http.Header { return p.headers }
 
-func (p *GatewayProblem) Error() string  { return p.Detail }
+// Error is the problem's detail.
+func (p *GatewayProblem) Error() string { return p.Detail }
+
+// GetStatus is the problem's HTTP status, for huma.
 func (p *GatewayProblem) GetStatus() int { return p.Status }
 
 // ContentType makes huma answer problems as application/problem+json.

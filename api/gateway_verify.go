@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/auth"
 	"github.com/greenmint/greenmint/internal/store"
+	"github.com/greenmint/greenmint/statement"
 )
 
 // TxRef is a ledger transaction and the block that holds it.
@@ -293,6 +296,104 @@ func (g *Gateway) publicRoutes() {
 				out.PriceMinor, out.Currency = l.PriceMinor, l.Currency
 			}
 			return &bodyOf[ListingVerification]{out}, nil
+		})
+}
+
+// statementOutput is a statement file.
+type statementOutput struct {
+	ContentType        string `header:"Content-Type"`
+	ContentDisposition string `header:"Content-Disposition"`
+	CacheControl       string `header:"Cache-Control"`
+	Body               []byte
+}
+
+// statementInput reads what a retirement statement is made from: the
+// statement and its block from the read model, each part's batch,
+// attestation and site.
+func (g *Gateway) statementInput(ctx context.Context, id string) (statement.Input, error) {
+	st, err := g.cfg.DB.ReadModelRetirement(ctx, id)
+	if err != nil {
+		return statement.Input{}, err
+	}
+	ref := g.txRef(ctx, st.TxID)
+	if ref.Block == 0 {
+		return statement.Input{}, greenmint.Errorf(greenmint.ENOTFOUND, "retirement %s is not in the read model yet", id)
+	}
+	in := statement.Input{Statement: st, Block: ref.Block, VerifyURL: g.publicURL(ctx) + "/verify/retirements/" + url.PathEscape(id)}
+	if g.cfg.Web == nil {
+		in.VerifyURL = g.publicURL(ctx) + "/v1/public/retirements/" + url.PathEscape(id)
+	}
+	seen := map[string]bool{}
+	for _, p := range st.Parts {
+		if seen[p.BatchID] {
+			continue
+		}
+		seen[p.BatchID] = true
+		b, err := g.cfg.DB.ReadModelBatch(ctx, p.BatchID)
+		if err != nil {
+			return statement.Input{}, err
+		}
+		ac, err := g.attestationChecks(ctx, b.AttestationID)
+		if err != nil {
+			return statement.Input{}, err
+		}
+		var site greenmint.Site
+		if err := g.evaluateAsReader(ctx, greenmint.QueryGetSite, greenmint.IDQuery{ID: b.SiteID}, &site); err != nil {
+			return statement.Input{}, err
+		}
+		in.Batches = append(in.Batches, statement.Batch{Batch: b, Attestation: ac.record, Site: site})
+	}
+	return in, nil
+}
+
+// fileOperation documents an operation that answers a file of one media
+// type.
+func fileOperation(op huma.Operation, mediaType, format string) huma.Operation {
+	op.Responses = map[string]*huma.Response{"200": {Description: "The file", Content: map[string]*huma.MediaType{
+		mediaType: {Schema: &huma.Schema{Type: huma.TypeString, Format: format}},
+	}}}
+	return op
+}
+
+// publicURL is the gateway's URL as users reach it.
+func (g *Gateway) publicURL(ctx context.Context) string {
+	if g.cfg.PublicURL != "" {
+		return strings.TrimSuffix(g.cfg.PublicURL, "/")
+	}
+	if u, ok := ctx.Value(requestURLKey{}).(*url.URL); ok && u.Host != "" {
+		return u.Scheme + "://" + u.Host
+	}
+	return "http://localhost"
+}
+
+func (g *Gateway) statementRoutes() {
+	anyone := access{public: true}
+	huma.Register(g.api, fileOperation(operation(http.MethodGet, "/public/retirements/{id}/statement.pdf", "statementPDF", "A retirement statement as a PDF: beneficiary, purpose, each batch's figures, the transaction and block, and a QR code of its public verification page", "public", anyone), "application/pdf", "binary"),
+		func(ctx context.Context, in *IDPath) (*statementOutput, error) {
+			si, err := g.statementInput(ctx, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			pdf, err := statement.PDF(si)
+			if err != nil {
+				return nil, err
+			}
+			return &statementOutput{ContentType: "application/pdf", ContentDisposition: `attachment; filename="` + in.ID + `.pdf"`, CacheControl: "public, max-age=300", Body: pdf}, nil
+		})
+	huma.Register(g.api, fileOperation(operation(http.MethodGet, "/public/retirements/{id}/statement.jws", "statementJWS", "A retirement statement as JSON signed by the gateway (compact JWS, EdDSA; the key is in /.well-known/jwks.json; docs/statement.md)", "public", anyone), "application/jose", ""),
+		func(ctx context.Context, in *IDPath) (*statementOutput, error) {
+			if g.cfg.StatementKey == nil {
+				return nil, greenmint.Errorf(greenmint.EUNAVAILABLE, "this gateway has no statement-signing key")
+			}
+			si, err := g.statementInput(ctx, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			jws, err := statement.Signed(si, *g.cfg.StatementKey)
+			if err != nil {
+				return nil, err
+			}
+			return &statementOutput{ContentType: "application/jose", ContentDisposition: `attachment; filename="` + in.ID + `.jws"`, CacheControl: "public, max-age=300", Body: jws}, nil
 		})
 }
 

@@ -2,10 +2,16 @@ package workspace
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 
+	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
+	"github.com/greenmint/greenmint/keyring"
+	"github.com/greenmint/greenmint/statement"
 )
 
 // GatewayOptions configure Gateway: the services' options and the HTTP
@@ -41,6 +47,18 @@ func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway,
 	cfg := api.GatewayConfig{
 		Ledger: w.Ledger, DB: s.DB, Auth: s.Auth, Keyring: s.Keyring, Projector: s.Projector, RegistryMSP: w.File().RegistryMSP(),
 		Limits: opts.Limits, MaxBody: opts.MaxBody, SecureCookies: opts.SecureCookies, Web: opts.Web, Log: opts.Log, Now: opts.Now,
+		PublicURL: opts.PublicURL,
+	}
+	for i, k := range opts.KEKs {
+		sk, err := StatementKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			cfg.StatementKey = &sk
+		} else {
+			cfg.PreviousStatementKeys = append(cfg.PreviousStatementKeys, sk)
+		}
 	}
 	if s.Ingester != nil {
 		cfg.Oracle = &api.GatewayOracle{Ingester: s.Ingester, Submitter: s.Submitter, DB: s.DB}
@@ -50,4 +68,21 @@ func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway,
 		return nil, fmt.Errorf("workspace.Gateway: %w", err)
 	}
 	return &Gateway{Services: s, API: g}, nil
+}
+
+// statementKeyInfo is the HKDF info that derives the statement-signing
+// key from a key-encryption key.
+const statementKeyInfo = "greenmint retirement statement signing key v1"
+
+// StatementKey is the Ed25519 key that signs retirement statements' JSON,
+// derived from a key-encryption key with HKDF-SHA256 (nothing more to keep
+// secret); its kid names the KEK it comes from. A KEK rotation makes a new
+// statement key; the old one stays published while its KEK is configured
+// (docs/statement.md).
+func StatementKey(k keyring.KEK) (statement.Key, error) {
+	seed, err := hkdf.Key(sha256.New, k.Key, nil, statementKeyInfo, ed25519.SeedSize)
+	if err != nil {
+		return statement.Key{}, greenmint.E(greenmint.EINTERNAL, "workspace.StatementKey", err, "key-encryption key %q", k.ID)
+	}
+	return statement.Key{ID: "statement-" + k.ID, Private: ed25519.NewKeyFromSeed(seed)}, nil
 }
