@@ -28,6 +28,7 @@ const (
 	DefaultPoll        = time.Second
 	DefaultTimeout     = 10 * time.Second
 	DefaultMaxAttempts = 14 // the last about 26.5 hours after the first (DefaultBackoff)
+	DefaultRetention   = 30 * 24 * time.Hour
 	// eventsPage is how many recorded events one transaction turns into
 	// deliveries; claimPage how many deliveries one claim takes.
 	eventsPage = store.MaxPageLimit
@@ -75,6 +76,9 @@ type Config struct {
 	// addresses (no loopback, private, link-local or unspecified ones).
 	Client               *http.Client
 	AllowPrivateNetworks bool
+	// Retention is how long delivered and failed deliveries are kept
+	// (DefaultRetention when 0); the sender purges older ones hourly.
+	Retention time.Duration
 	Now                  func() time.Time // time.Now when nil
 	Logger               *slog.Logger     // discards when nil
 }
@@ -117,6 +121,9 @@ func NewSender(db *store.DB, cfg Config) (*Sender, error) {
 	}
 	if cfg.Lease < cfg.Timeout+5*time.Second {
 		return nil, greenmint.Errorf(greenmint.EINVALID, "%s: a lease of %v does not outlast an attempt of %v by 5 s", op, cfg.Lease, cfg.Timeout)
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -253,11 +260,23 @@ func (s *Sender) enqueue(ctx context.Context) (int, error) {
 	return total, ctx.Err()
 }
 
-// deliverLoop delivers what is due, whenever woken and at every poll.
+// deliverLoop delivers what is due, whenever woken and at every poll, and
+// purges what is past its retention every hour.
 func (s *Sender) deliverLoop(ctx context.Context, wake <-chan struct{}) {
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
+	var purged time.Time
 	for {
+		if now := s.cfg.Now(); now.Sub(purged) >= time.Hour {
+			n, err := s.db.PurgeWebhookDeliveries(ctx, now.Add(-s.cfg.Retention))
+			switch {
+			case err != nil && ctx.Err() == nil:
+				s.cfg.Logger.Error("webhook: purging deliveries", "err", err)
+			case n > 0:
+				s.cfg.Logger.Info("webhook: purged deliveries", "count", n)
+			}
+			purged = now
+		}
 		n, err := s.deliverDue(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Error("webhook: delivering", "err", err)

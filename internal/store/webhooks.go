@@ -559,3 +559,11 @@ func (db *DB) ReplayWebhookDelivery(ctx context.Context, org, subID string, id i
 	}
 	return webhookDeliveryFromRow(row), nil
 }
+
+// PurgeWebhookDeliveries deletes the delivered and failed deliveries made
+// before the given time, and returns how many it deleted. Pending ones are
+// kept whatever their age.
+func (db *DB) PurgeWebhookDeliveries(ctx context.Context, before time.Time) (int64, error) {
+	res := db.gdb.WithContext(ctx).Where("state IN ? AND created_at < ?", []string{WebhookDelivered, WebhookFailed}, before.Unix()).Delete(&webhookDeliveryRow{})
+	return res.RowsAffected, translate("store.PurgeWebhookDeliveries", res.Error)
+}

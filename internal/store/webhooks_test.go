@@ -278,6 +278,19 @@ func TestWebhookOutbox(t *testing.T) {
 			if _, _, err := db.WebhookDeliveries(ctx, "BuyerMSP", d.SubscriptionID, "", 0); greenmint.ErrorCode(err) != greenmint.ENOTFOUND {
 				t.Fatalf("WebhookDeliveries(another organisation) = %v, want not_found", err)
 			}
+
+			// A purge keeps what is pending and what is recent.
+			if n, err := db.PurgeWebhookDeliveries(ctx, t0); err != nil || n != 0 {
+				t.Fatalf("PurgeWebhookDeliveries(t0) = %d, %v; want 0", n, err)
+			}
+			n, err := db.PurgeWebhookDeliveries(ctx, t2.Add(time.Second))
+			if err != nil || n != 4 {
+				t.Fatalf("PurgeWebhookDeliveries = %d, %v; want the 4 delivered or failed", n, err)
+			}
+			left, _, err := db.WebhookDeliveries(ctx, "Miner1MSP", d.SubscriptionID, "", 0)
+			if err != nil || len(left) != 2 || left[0].ID != r2.ID || left[1].ID != r1.ID {
+				t.Fatalf("after the purge: %+v, %v; want the two pending replays", left, err)
+			}
 		})
 	}
 }
