@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/go-jose/go-jose/v4"
 	"github.com/gin-gonic/gin"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/auth"
 	"github.com/greenmint/greenmint/identity"
