@@ -21,6 +21,7 @@ import (
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/readmodel"
 	"github.com/greenmint/greenmint/statement"
+	"github.com/greenmint/greenmint/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -61,6 +62,10 @@ type GatewayConfig struct {
 	// PreviousStatementKeys are published too, so that statements signed
 	// before a key rotation still verify.
 	PreviousStatementKeys []statement.Key
+	// Webhooks manages organisations' webhook subscriptions (the Sender
+	// delivering them runs beside the gateway, once per deployment). Nil:
+	// the webhook routes answer unavailable.
+	Webhooks *webhook.Service
 	// Web is the web app's built assets (index.html at the root), served
 	// at / with index.html for every path that is not a file (the app's
 	// own routes). Nil: no web app.
@@ -199,6 +204,7 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	g.publicRoutes()
 	g.eventRoutes()
 	g.statementRoutes()
+	g.webhookRoutes()
 	spec, err := g.OpenAPI()
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/sse"
 	"github.com/greenmint/greenmint/auth"
 	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/readmodel"
+	"github.com/greenmint/greenmint/webhook"
 )
 
 // eventIDBase packs an event's position into the stream's integer IDs:
@@ -52,17 +52,16 @@ func (g *Gateway) eventRoutes() {
 	sse.Register(g.api, operation(http.MethodGet, "/events", "events", "Your organisation's live events (Server-Sent Events): its holdings, listings, retirements, flags and its own transactions; the registry and admitted auditors: every event. Resumable with Last-Event-ID", "events",
 		access{scope: auth.ScopeLedgerRead}), streams, func(ctx context.Context, in *eventsInput, send sse.Sender) {
 		p := principalOf(ctx)
-		all, err := g.readsEverything(ctx, p)
-		if err != nil {
-			return
-		}
-		g.stream(ctx, in, send, func(ev store.RecordedEvent) (bool, error) {
-			return readmodel.Visible(ctx, g.cfg.DB, ev, p.Org, all)
-		})
+		reads := func(ctx context.Context, _ string) (bool, error) { return g.readsEverything(ctx, p) }
+		g.stream(ctx, in, send, func(a *webhook.Audience, ev store.RecordedEvent) ([]string, bool, error) {
+			return a.Objects(ctx, p.Org, false, ev)
+		}, reads)
 	})
 	sse.Register(g.api, operation(http.MethodGet, "/public/events", "publicEvents", "Public live events (Server-Sent Events): every mint and every retirement. Resumable with Last-Event-ID", "public",
 		access{public: true}), streams, func(ctx context.Context, in *eventsInput, send sse.Sender) {
-		g.stream(ctx, in, send, func(ev store.RecordedEvent) (bool, error) { return readmodel.IsPublic(ev), nil })
+		g.stream(ctx, in, send, func(a *webhook.Audience, ev store.RecordedEvent) ([]string, bool, error) {
+			return a.Objects(ctx, "", true, ev)
+		}, func(context.Context, string) (bool, error) { return false, nil })
 	})
 }
 
@@ -77,9 +76,10 @@ func parseEventID(s string) (block, index int64, ok bool) {
 	return n / eventIDBase, n % eventIDBase, err == nil && n >= 0
 }
 
-// stream sends the events that pass keep, from the resume position (or
+// stream sends the events keep lets through, with the objects it lets
+// through (the webhooks' audience rule, R11), from the resume position (or
 // the read model's newest) on, until the client leaves.
-func (g *Gateway) stream(ctx context.Context, in *eventsInput, send sse.Sender, keep func(store.RecordedEvent) (bool, error)) {
+func (g *Gateway) stream(ctx context.Context, in *eventsInput, send sse.Sender, keep func(*webhook.Audience, store.RecordedEvent) ([]string, bool, error), reads webhook.ReadsEverything) {
 	block, index := int64(-1), int64(-1)
 	resume := in.LastEventID
 	if resume == "" {
@@ -115,16 +115,16 @@ func (g *Gateway) stream(ctx context.Context, in *eventsInput, send sse.Sender, 
 			if err != nil {
 				return
 			}
+			audience := webhook.NewAudience(g.cfg.DB, reads)
 			for _, ev := range evs {
 				block, index = int64(ev.Block), ev.Index
-				ok, err := keep(ev)
+				keys, ok, err := keep(audience, ev)
 				if err != nil {
 					return
 				}
 				if !ok {
 					continue
 				}
-				keys := ev.Keys
 				if keys == nil {
 					keys = []string{}
 				}

@@ -113,7 +113,7 @@ func TestEventStreams(t *testing.T) {
 	var tr api.Written[greenmint.Holding]
 	e.call("POST", "/v1/transfers", e.as("miner"), map[string]any{"batch_id": res.BatchID, "to": consortium.BuyerMSP, "quantity": 1000}, 200, &tr)
 	got := next(t, buyer, greenmint.TxTransfer)
-	if got.data.TxID != tr.TxID || !contains(got.data.Objects, "holding/"+consortium.BuyerMSP+"/"+res.BatchID) {
+	if got.data.TxID != tr.TxID || !contains(got.data.Objects, "holding/"+consortium.BuyerMSP+"/"+res.BatchID) || contains(got.data.Objects, "holding/"+consortium.MinerMSP+"/"+res.BatchID) {
 		t.Fatalf("the buyer's transfer event %+v", got.data)
 	}
 	var st api.Written[greenmint.RetirementStatement]

@@ -24,6 +24,7 @@ import (
 	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/readmodel"
 	"github.com/greenmint/greenmint/statement"
+	"github.com/greenmint/greenmint/webhook"
 	"github.com/greenmint/greenmint/workspace"
 	"golang.org/x/time/rate"
 )
@@ -123,9 +124,19 @@ func newGatewayEnvOn(t testing.TB, db *store.DB, opts envOptions, be backend) *g
 	if err != nil {
 		t.Fatal(err)
 	}
+	hooks, err := webhook.NewService(db, webhook.ServiceConfig{MasterKey: kek, AllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := webhook.NewSender(db, webhook.Config{MasterKey: kek, ReadsEverything: webhook.RegistryAndAuditors(db, consortium.RegistryMSP),
+		Changed: p.Changed, AllowPrivateNetworks: true, Poll: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = sender.Run(ctx) }()
 	g, err := api.NewGateway(ctx, api.GatewayConfig{Ledger: be.ledger, DB: db, Auth: a, Keyring: kr, Projector: p, RegistryMSP: consortium.RegistryMSP,
 		Oracle: &api.GatewayOracle{Ingester: in, Submitter: sub, DB: be.oracleDB}, Limits: lim, Now: opts.now,
-		StatementKey: &statement.Key{ID: "statement-test", Private: sk}})
+		StatementKey: &statement.Key{ID: "statement-test", Private: sk}, Webhooks: hooks})
 	if err != nil {
 		t.Fatal(err)
 	}

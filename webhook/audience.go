@@ -215,3 +215,23 @@ func nonEmpty(xs ...string) []string {
 	}
 	return out
 }
+
+// Audience decides which of an event's objects an organisation may see
+// (R11), for any consumer of the event stream (the gateway's Server-Sent
+// Events use it as the Sender does). It caches what it reads from the read
+// model: make one per batch of events, not one per connection.
+type Audience struct{ a *audience }
+
+// NewAudience returns an Audience reading db, with reads telling who reads
+// everything.
+func NewAudience(db *store.DB, reads ReadsEverything) *Audience {
+	return &Audience{a: newAudience(db, reads)}
+}
+
+// Objects returns the keys of ev that organisation org may see and whether
+// it is told the event at all; with public, the public events (mints,
+// reissues, retirements) too, with their public objects only. An empty org
+// is told the public events only.
+func (x *Audience) Objects(ctx context.Context, org string, public bool, ev store.RecordedEvent) ([]string, bool, error) {
+	return x.a.objects(ctx, store.WebhookSubscription{Org: org, Public: public}, ev)
+}

@@ -79,8 +79,8 @@ type Config struct {
 	// Retention is how long delivered and failed deliveries are kept
 	// (DefaultRetention when 0); the sender purges older ones hourly.
 	Retention time.Duration
-	Now                  func() time.Time // time.Now when nil
-	Logger               *slog.Logger     // discards when nil
+	Now       func() time.Time // time.Now when nil
+	Logger    *slog.Logger     // discards when nil
 }
 
 // Sender follows the events the read model records (rm_events) from its

@@ -12,6 +12,7 @@ import (
 	"github.com/greenmint/greenmint/api"
 	"github.com/greenmint/greenmint/keyring"
 	"github.com/greenmint/greenmint/statement"
+	"github.com/greenmint/greenmint/webhook"
 )
 
 // GatewayOptions configure Gateway: the services' options and the HTTP
@@ -28,11 +29,14 @@ type GatewayOptions struct {
 }
 
 // Gateway is the REST gateway over a workspace and the services it runs
-// on. The caller runs the projector (Projector.Run), serves API.Handler()
-// and closes the database.
+// on. The caller runs the projector (Projector.Run) and the webhook sender
+// (Sender.Run), each once per deployment, serves API.Handler() and closes
+// the database.
 type Gateway struct {
 	*Services
-	API *api.Gateway
+	API      *api.Gateway
+	Webhooks *webhook.Service
+	Sender   *webhook.Sender
 }
 
 // Gateway builds the REST gateway over w: its Services (one database for
@@ -63,12 +67,34 @@ func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway,
 	if s.Ingester != nil {
 		cfg.Oracle = &api.GatewayOracle{Ingester: s.Ingester, Submitter: s.Submitter, DB: s.DB}
 	}
+	out := &Gateway{Services: s}
+	if len(opts.KEKs) > 0 {
+		master, err := hkdf.Key(sha256.New, opts.KEKs[0].Key, nil, webhookKeyInfo, webhook.MasterKeySize)
+		if err != nil {
+			return nil, greenmint.E(greenmint.EINTERNAL, "workspace.Gateway", err, "webhook key")
+		}
+		if out.Webhooks, err = webhook.NewService(s.DB, webhook.ServiceConfig{MasterKey: master, Now: opts.Now}); err != nil {
+			return nil, err
+		}
+		if out.Sender, err = webhook.NewSender(s.DB, webhook.Config{MasterKey: master, ReadsEverything: webhook.RegistryAndAuditors(s.DB, w.File().RegistryMSP()),
+			Changed: s.Projector.Changed, Logger: opts.Log, Now: opts.Now}); err != nil {
+			return nil, err
+		}
+		cfg.Webhooks = out.Webhooks
+	}
 	g, err := api.NewGateway(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("workspace.Gateway: %w", err)
 	}
-	return &Gateway{Services: s, API: g}, nil
+	out.API = g
+	return out, nil
 }
+
+// webhookKeyInfo is the HKDF info that derives the webhook master key
+// (subscriptions' secrets derive from it) from the current key-encryption
+// key: rotating the KEK changes every subscription's secret
+// (docs/webhooks.md).
+const webhookKeyInfo = "greenmint webhook master key v1"
 
 // statementKeyInfo is the HKDF info that derives the statement-signing
 // key from a key-encryption key.

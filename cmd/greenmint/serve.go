@@ -360,6 +360,13 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
 	wg.Go(func() { runProjector(bg, gw, log) })
+	if gw.Sender != nil {
+		wg.Go(func() {
+			if err := gw.Sender.Run(bg); err != nil {
+				log.Error("webhook sender stopped", "err", err)
+			}
+		})
+	}
 	wg.Go(func() {
 		if err := gw.DropRetiredSigningKeys(bg); err != nil {
 			log.Error("key-encryption key rotation", "err", err)
