@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/internal/store"
@@ -41,7 +42,11 @@ func New(ctx context.Context, l greenmint.Ledger, db *store.DB) (*Projector, err
 	return &Projector{ledger: l, db: db, cp: cp, changed: make(chan struct{})}, nil
 }
 
-// Checkpoint returns the last event applied.
+// FollowEvery is how often Follow reads the database's checkpoint.
+const FollowEvery = 200 * time.Millisecond
+
+// Checkpoint returns the last event applied (by this projector's Run, or,
+// while it follows, by the replica that leads).
 func (p *Projector) Checkpoint() store.Checkpoint {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -49,7 +54,8 @@ func (p *Projector) Checkpoint() store.Checkpoint {
 }
 
 // Changed returns a channel closed the next time the projector applies
-// events (or Run ends): wait on it, then read what is new.
+// events or, while it follows, sees the leader's (or Run or Follow
+// ends): wait on it, then read what is new.
 func (p *Projector) Changed() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -63,8 +69,50 @@ func (p *Projector) signal() {
 	p.mu.Unlock()
 }
 
-// Run follows the ledger's events from the checkpoint on and applies them
-// as they arrive (those already waiting together, up to 512 in one
+// adopt makes cp the checkpoint and signals a change.
+func (p *Projector) adopt(cp store.Checkpoint) {
+	p.mu.Lock()
+	moved := p.cp != cp
+	p.cp = cp
+	p.mu.Unlock()
+	if moved {
+		p.signal()
+	}
+}
+
+// Follow keeps the checkpoint with the database's while another replica
+// runs the projector (package leader elects it): every FollowEvery it
+// reads the checkpoint the leader moves and, when it moved, makes it this
+// projector's and signals Changed, so that Checkpoint, Changed and WaitTx
+// (and what the gateway caches by the checkpoint) see the leader's events
+// here too. It applies nothing. It runs until ctx ends (it returns nil
+// then) or the database cannot be read (unavailable); Run and Follow take
+// turns, never at once.
+func (p *Projector) Follow(ctx context.Context) error {
+	p.runMu.Lock()
+	defer p.runMu.Unlock()
+	defer p.signal()
+	t := time.NewTicker(FollowEvery)
+	defer t.Stop()
+	for {
+		cp, err := p.db.ReadModelCheckpoint(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return greenmint.E(greenmint.EUNAVAILABLE, "readmodel.Follow", err, "cannot read the read model's checkpoint")
+		}
+		p.adopt(cp)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Run follows the ledger's events from the database's checkpoint on (where
+// a replica that led before left it) and applies them as they arrive (those already waiting together, up to 512 in one
 // database transaction with the checkpoint), until ctx ends (it returns
 // nil then), the event stream ends (unavailable) or an event cannot be
 // applied. The ledger redelivers the checkpoint's block from its first
@@ -73,7 +121,14 @@ func (p *Projector) Run(ctx context.Context) error {
 	p.runMu.Lock()
 	defer p.runMu.Unlock()
 	defer p.signal()
-	cp := p.Checkpoint()
+	cp, err := p.db.ReadModelCheckpoint(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("readmodel.Run: %w", err)
+	}
+	p.adopt(cp)
 	from := uint64(0)
 	if !cp.Empty {
 		from = cp.Block
@@ -122,10 +177,7 @@ func (p *Projector) Run(ctx context.Context) error {
 		}
 		last := batch[len(batch)-1]
 		cp = store.Checkpoint{Block: last.Block, Index: last.Index, TxID: last.Payload.TxID}
-		p.mu.Lock()
-		p.cp = cp
-		p.mu.Unlock()
-		p.signal()
+		p.adopt(cp)
 		batch = batch[:0]
 		return nil
 	}

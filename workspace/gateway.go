@@ -30,8 +30,9 @@ type GatewayOptions struct {
 
 // Gateway is the REST gateway over a workspace and the services it runs
 // on. The caller runs the projector (Projector.Run) and the webhook sender
-// (Sender.Run), each once per deployment, serves API.Handler() and closes
-// the database.
+// (Sender.Run), each once per deployment (with replicas: in the one
+// package leader elects, while the others run Projector.Follow), serves
+// API.Handler() and closes the database.
 type Gateway struct {
 	*Services
 	API      *api.Gateway

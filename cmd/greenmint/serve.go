@@ -24,6 +24,7 @@ import (
 	"github.com/greenmint/greenmint/fabricca"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/keyring"
+	"github.com/greenmint/greenmint/leader"
 	"github.com/greenmint/greenmint/web"
 	"github.com/greenmint/greenmint/workspace"
 	"github.com/spf13/cobra"
@@ -359,14 +360,17 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	defer func() { stop(); wg.Wait() }()
-	wg.Go(func() { runProjector(bg, gw, log) })
-	if gw.Sender != nil {
-		wg.Go(func() {
-			if err := gw.Sender.Run(bg); err != nil {
-				log.Error("webhook sender stopped", "err", err)
-			}
-		})
+	// The projector and the webhook sender run once per deployment: in
+	// the replica that leads (on PostgreSQL, by an advisory lock; on
+	// SQLite, this process); the others follow the read model's
+	// checkpoint (docs/replicas.md).
+	el, err := leader.New(leader.Config{DSN: s.dsn(), Log: log})
+	if err != nil {
+		return err
 	}
+	wg.Go(func() {
+		_ = el.Run(bg, func(ctx context.Context) error { leaderWork(ctx, gw, log); return nil }, gw.Projector.Follow)
+	})
 	wg.Go(func() {
 		if err := gw.DropRetiredSigningKeys(bg); err != nil {
 			log.Error("key-encryption key rotation", "err", err)
@@ -399,15 +403,27 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	return nil
 }
 
-// runProjector runs the read model's projector until ctx ends, starting
-// it again a second after it stops on an error (a ledger that went away).
-func runProjector(ctx context.Context, gw *workspace.Gateway, log *slog.Logger) {
+// leaderWork is what the leading replica runs until ctx ends: the read
+// model's projector and the webhook sender, each started again a second
+// after it stops on an error (a ledger or database that went away).
+func leaderWork(ctx context.Context, gw *workspace.Gateway, log *slog.Logger) {
+	var wg sync.WaitGroup
+	wg.Go(func() { keepRunning(ctx, log, "read model projector", gw.Projector.Run) })
+	if gw.Sender != nil {
+		wg.Go(func() { keepRunning(ctx, log, "webhook sender", gw.Sender.Run) })
+	}
+	wg.Wait()
+}
+
+// keepRunning runs fn until ctx ends, starting it again a second after
+// it returns before.
+func keepRunning(ctx context.Context, log *slog.Logger, what string, fn func(context.Context) error) {
 	for {
-		err := gw.Projector.Run(ctx)
+		err := fn(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("read model projector stopped; starting it again", "err", err)
+		log.Warn(what+" stopped; starting it again", "err", err)
 		select {
 		case <-ctx.Done():
 			return
