@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -166,13 +167,17 @@ func (g *Gateway) webhookRoutes() {
 	huma.Register(g.api, operation(http.MethodPost, "/webhooks/{id}/deliveries/{delivery}/replay", "replayWebhookDelivery", "Send a delivery again (a new delivery, same body, new webhook-id)", tag, admin),
 		func(ctx context.Context, in *struct {
 			IDPath
-			Delivery int64 `path:"delivery" minimum:"1"`
+			Delivery string `path:"delivery" minLength:"1" maxLength:"20" doc:"The delivery's id"`
 		}) (*bodyOf[DeliveryView], error) {
 			w, err := g.webhooks()
 			if err != nil {
 				return nil, err
 			}
-			d, err := w.Replay(ctx, principalOf(ctx).Org, in.ID, in.Delivery)
+			id, err := strconv.ParseInt(in.Delivery, 10, 64)
+			if err != nil || id < 1 {
+				return nil, greenmint.Errorf(greenmint.ENOTFOUND, "no delivery %q", in.Delivery)
+			}
+			d, err := w.Replay(ctx, principalOf(ctx).Org, in.ID, id)
 			if err != nil {
 				return nil, err
 			}

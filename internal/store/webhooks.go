@@ -466,14 +466,11 @@ func (db *DB) WebhookDeliveries(ctx context.Context, org, subID, cursor string, 
 	if err != nil {
 		return nil, "", err
 	}
-	q := db.gdb.WithContext(ctx)
-	if _, err := webhookSubscriptionOf(q, op, org, subID); err != nil {
-		return nil, "", err
-	}
-	q = q.Where("subscription_id = ?", subID)
+	// The cursor is checked first: a malformed request is invalid
+	// whatever it names.
+	before := int64(0)
 	if cursor != "" {
 		c, err := decodeCursor(cursor, 1)
-		var before int64
 		if err == nil {
 			before, err = strconv.ParseInt(c[0], 10, 64)
 			if err != nil {
@@ -483,6 +480,13 @@ func (db *DB) WebhookDeliveries(ctx context.Context, org, subID, cursor string, 
 		if err != nil {
 			return nil, "", err
 		}
+	}
+	q := db.gdb.WithContext(ctx)
+	if _, err := webhookSubscriptionOf(q, op, org, subID); err != nil {
+		return nil, "", err
+	}
+	q = q.Where("subscription_id = ?", subID)
+	if cursor != "" {
 		q = q.Where("id < ?", before)
 	}
 	var rows []webhookDeliveryRow
