@@ -49,6 +49,10 @@ describe('forms validate as the schema in docs/openapi.json', () => {
     const { body } = buildBody('PolicyBody', { threshold: '2', tolerance_bp: '50', reservation_ttl_seconds: '' })
     expect(body).toEqual({ threshold: 2, tolerance_bp: 50 })
   })
+  it('sends no optional nested object the form does not have', () => {
+    const { body } = buildBody('AttestBody', { site_id: 'S1', from: '2023-06-01T00:00:00Z', to: '2023-06-02T00:00:00Z', instrument: 'CO2E' })
+    expect(body).toEqual({ site_id: 'S1', from: '2023-06-01T00:00:00Z', to: '2023-06-02T00:00:00Z', instrument: 'CO2E' })
+  })
   it('counts characters, not bytes', () => {
     expect(checkField({ type: 'string', maxLength: 2 }, 'ÉS', true)).toBe('')
   })

@@ -73,7 +73,9 @@ function build(name: string, prefix: string, values: FormValues, errors: FieldEr
   for (const [field, fr] of Object.entries(rule.fields)) {
     const path = prefix + field
     if (fr.type === 'object') {
-      if (ruleOf(`${name}.${field}`)) out[field] = build(`${name}.${field}`, path + '.', values, errors)
+      // A nested object (SiteBody.fleet) is sent when the form has its fields.
+      if (ruleOf(`${name}.${field}`) && Object.keys(values).some((k) => k.startsWith(path + '.')))
+        out[field] = build(`${name}.${field}`, path + '.', values, errors)
       continue
     }
     if (!(path in values)) continue

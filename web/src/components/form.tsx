@@ -199,8 +199,12 @@ export function useAction() {
   return { ...state, run }
 }
 
-export function ActionStatus({ action, k }: { action: ReturnType<typeof useAction>; k: string }) {
-  if (action.key !== k) return null
+/**
+ * ActionStatus shows the outcome of the action `k`, or of the last action
+ * when k is not given (put that one outside rows that the action removes).
+ */
+export function ActionStatus({ action, k }: { action: ReturnType<typeof useAction>; k?: string }) {
+  if (k !== undefined && action.key !== k) return null
   if (action.error)
     return (
       <p className="problem" role="alert">

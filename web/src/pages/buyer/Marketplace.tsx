@@ -80,6 +80,9 @@ export default function Marketplace() {
         </form>
         <p className="hint">The grid surplus share filter arrives with the gateway's next release.</p>
       </Section>
+      <div aria-live="polite" className="action-status">
+        <ActionStatus action={act} />
+      </div>
       <Section title="Open listings">
         <Loading q={market} empty={(d) => !d.items?.length}>
           {(d) => (
@@ -98,7 +101,6 @@ export default function Marketplace() {
                     <button type="button" className="primary" disabled={act.busy === l.id} onClick={() => act.run(l.id, () => unwrap(api.POST('/listings/{id}/reserve', { params: { path: { id: l.id } } })), 'Reserved: pay the seller, who then confirms.')}>
                       Reserve
                     </button>
-                    <ActionStatus action={act} k={l.id} />
                   </td>
                 </tr>
               ))}
@@ -125,7 +127,6 @@ export default function Marketplace() {
                     <button type="button" disabled={act.busy === `r-${l.id}`} onClick={() => act.run(`r-${l.id}`, () => unwrap(api.POST('/listings/{id}/release', { params: { path: { id: l.id } } })), 'Reservation released.')}>
                       Release
                     </button>
-                    <ActionStatus action={act} k={`r-${l.id}`} />
                   </td>
                 </tr>
               ))}

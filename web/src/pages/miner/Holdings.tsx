@@ -39,13 +39,15 @@ export default function Holdings() {
         <td>{l.reserved_until ? date(l.reserved_until) : '—'}</td>
         <td>
           {actions(l)}
-          <ActionStatus action={act} k={l.id} />
         </td>
       </tr>
     ))
   const head = ['Listing', 'Batch', 'Quantity', 'Price', 'Status', 'Buyer', 'Reserved until', 'Action']
   return (
     <Page title="Holdings & sales" lead="Your units: transfer them, list them for sale, or retire them. Buyers' reservations appear below for you to confirm once paid.">
+      <div aria-live="polite" className="action-status">
+        <ActionStatus action={act} />
+      </div>
       <Section title="Reserved: confirm payment">
         <Loading q={reserved} empty={(d) => !d.items?.length}>
           {(d) => (

@@ -39,7 +39,6 @@ function Decide({ kind, id, act }: { kind: Kind; id: string; act: ReturnType<typ
       >
         Suspend <span className="sr-only">{id}</span>
       </button>
-      <ActionStatus action={act} k={id} />
     </div>
   )
 }
@@ -58,6 +57,9 @@ export default function Queues() {
           <option value="approved">Approved</option>
           <option value="suspended">Suspended</option>
         </select>
+      </div>
+      <div aria-live="polite" className="action-status">
+        <ActionStatus action={act} />
       </div>
       <Section title={`Sites (${status})`} id="sites-q">
         <Loading q={sites} empty={(d) => !d.items?.length}>
