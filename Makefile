@@ -17,7 +17,7 @@ build:
 test: web
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
-	$(MAKE) --no-print-directory web-test
+	$(MAKE) --no-print-directory web-test web-e2e
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
@@ -30,6 +30,7 @@ bench:
 	@$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS) 2>&1 | tee /tmp/greenmint-bench.out | \
 		awk '{ for (i = 1; i <= NF; i++) if ($$i ~ /^BENCH:/) { split($$i, p, ":"); print "BENCH", p[2], $$(i-1), p[3] } }'
 	@! grep -E '^(FAIL|panic)' /tmp/greenmint-bench.out
+	@$(MAKE) --no-print-directory web-bench
 
 
 # A native two-organisation Fabric network on loopback from the binaries at FABRIC_BIN.

@@ -137,6 +137,7 @@ export async function signIn(browser, url, l, opts = {}) {
 }
 
 export const violations = []
+export const checked = []
 
 /** check waits for the page to settle, saves its screenshot and runs axe-core on it. */
 export async function check(page, name) {
@@ -149,6 +150,8 @@ export async function check(page, name) {
     // eslint-disable-next-line no-undef
     axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }),
   )
+  checked.push(name)
+  if (process.env.E2E_AXE_VERBOSE) console.log(name, result.violations.map((v) => `${v.id}:${v.impact}`))
   for (const v of result.violations) {
     if (v.impact === 'serious' || v.impact === 'critical') {
       violations.push(`${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`)

@@ -4,11 +4,13 @@ import { roleHome, useMe } from './auth'
 import { Layout } from './components/Layout'
 import { messageOf } from './api/problem'
 
-// Every page is its own chunk: the first load carries only what it shows.
+// The public verification pages (a QR code opens them on a phone) are in
+// the first chunk: they render, and ask the gateway, at once. Every other
+// page is its own chunk, loaded when opened.
+import VerifyRetirement from './pages/public/VerifyRetirement'
+import VerifyBatch from './pages/public/VerifyBatch'
+import VerifyListing from './pages/public/VerifyListing'
 const Login = lazy(() => import('./pages/Login'))
-const VerifyRetirement = lazy(() => import('./pages/public/VerifyRetirement'))
-const VerifyBatch = lazy(() => import('./pages/public/VerifyBatch'))
-const VerifyListing = lazy(() => import('./pages/public/VerifyListing'))
 const MinerSites = lazy(() => import('./pages/miner/Sites'))
 const MinerRegister = lazy(() => import('./pages/miner/Register'))
 const MinerSite = lazy(() => import('./pages/miner/SiteDetail'))

@@ -5,6 +5,7 @@ import { BrowserRouter } from 'react-router'
 import { App } from './App'
 import { setSessionLost } from './api/client'
 import { ApiError } from './api/problem'
+import { publicQueryFor } from './pages/public/queries'
 import './styles.css'
 
 const qc = new QueryClient({
@@ -19,6 +20,10 @@ const qc = new QueryClient({
   },
 })
 setSessionLost(() => qc.setQueryData(['me'], null))
+// A verification page (opened from a QR code) asks the gateway at once,
+// while React renders.
+const verify = publicQueryFor(location.pathname)
+if (verify) void qc.prefetchQuery(verify as never)
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -1,16 +1,12 @@
 import { useParams } from 'react-router'
 import { useQuery } from '@tanstack/react-query'
-import { api, unwrap } from '../../api/client'
+import { batchQuery } from './queries'
 import { messageOf } from '../../api/problem'
 import { BatchCard, PublicPage, Verdict } from './common'
 
 export default function VerifyBatch() {
   const { id = '' } = useParams()
-  const q = useQuery({
-    queryKey: ['public', 'batch', id],
-    queryFn: () => unwrap(api.GET('/public/batches/{id}', { params: { path: { id } } })),
-    retry: false,
-  })
+  const q = useQuery(batchQuery(id))
   return (
     <PublicPage title="Certificate batch">
       {q.isPending ? <p role="status">Checking batch {id}…</p> : null}

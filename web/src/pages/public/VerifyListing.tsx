@@ -1,6 +1,6 @@
 import { useParams } from 'react-router'
 import { useQuery } from '@tanstack/react-query'
-import { api, unwrap } from '../../api/client'
+import { listingQuery } from './queries'
 import { messageOf } from '../../api/problem'
 import { date, money, quantity } from '../../lib/format'
 import { Status } from '../../components/ui'
@@ -8,11 +8,7 @@ import { BatchCard, PublicPage, Verdict } from './common'
 
 export default function VerifyListing() {
   const { id = '' } = useParams()
-  const q = useQuery({
-    queryKey: ['public', 'listing', id],
-    queryFn: () => unwrap(api.GET('/public/listings/{id}', { params: { path: { id } } })),
-    retry: false,
-  })
+  const q = useQuery(listingQuery(id))
   const l = q.data
   return (
     <PublicPage title="Listing">

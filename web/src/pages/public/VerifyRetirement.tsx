@@ -1,17 +1,13 @@
 import { useParams } from 'react-router'
 import { useQuery } from '@tanstack/react-query'
-import { api, unwrap } from '../../api/client'
+import { retirementQuery } from './queries'
 import { messageOf } from '../../api/problem'
 import { date, quantity } from '../../lib/format'
 import { BatchCard, PublicPage, Verdict } from './common'
 
 export default function VerifyRetirement() {
   const { id = '' } = useParams()
-  const q = useQuery({
-    queryKey: ['public', 'retirement', id],
-    queryFn: () => unwrap(api.GET('/public/retirements/{id}', { params: { path: { id } } })),
-    retry: false,
-  })
+  const q = useQuery(retirementQuery(id))
   return (
     <PublicPage title="Retirement statement">
       {q.isPending ? <p role="status">Checking statement {id}…</p> : null}

@@ -27,6 +27,10 @@ export function PublicPage({ title, children }: { title: string; children: React
 }
 
 export function Verdict({ ok, what }: { ok: boolean; what: string }) {
+  useEffect(() => {
+    // When the verdict shows: make bench's web_public_verify_load_ms.
+    performance.mark('gm-verdict')
+  }, [])
   return (
     <p className={`verdict ${ok ? 'ok' : 'bad'}`} role="status" data-testid="verdict">
       <span aria-hidden="true">{ok ? '✓' : '✗'}</span> {ok ? `This ${what} is genuine: every check holds.` : `This ${what} does not verify: see the failing checks below.`}
