@@ -74,7 +74,7 @@ export default function Provenance() {
                 </Step>
                 <Step title="Mint" ok={c.quantity_matches}>
                   <p>
-                    {quantity(p.batch.issued, p.batch.instrument)} issued in block {p.mint.block} ({date(p.mint.timestamp)}), transaction{' '}
+                    {quantity(p.batch.issued, p.batch.instrument)} issued in block {p.mint.block} ({date(p.mint.timestamp ?? p.batch.minted_at)}), transaction{' '}
                     <span className="mono wrap">{p.mint.tx_id}</span>.
                   </p>
                 </Step>
