@@ -161,7 +161,7 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(requestID(), securityHeaders(), g.metrics.middleware(), problems(cfg.Log), recovery(), g.bodyLimit())
+	r.Use(requestID(), securityHeaders(), accessLog(cfg.Log), g.metrics.middleware(), problems(cfg.Log), recovery(), g.bodyLimit())
 	web := webHandler(cfg.Web)
 	r.NoRoute(g.lim.anonymousLimit(), func(c *gin.Context) {
 		if web != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) && !isAPIPath(c.Request.URL.Path) {
@@ -300,6 +300,24 @@ func (g *Gateway) ready(c *gin.Context) {
 		status = http.StatusServiceUnavailable
 	}
 	c.JSON(status, gin.H{"status": map[bool]string{true: "ready", false: "not ready"}[ok], "checks": checks})
+}
+
+// accessLog logs every request with slog: method, route template, status,
+// duration, request ID and (when signed in) the principal's ID.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		route := c.FullPath()
+		if route == "" {
+			route = "unmatched"
+		}
+		attrs := []any{"method", c.Request.Method, "route", route, "status", c.Writer.Status(), "ms", time.Since(start).Milliseconds(), "request_id", c.GetString("request_id")}
+		if p := principalOf(c.Request.Context()); p != nil {
+			attrs = append(attrs, "principal", p.ID)
+		}
+		log.Info("request", attrs...)
+	}
 }
 
 // bodyLimit caps every request body at MaxBody (the readings route at

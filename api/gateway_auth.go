@@ -523,16 +523,16 @@ func (g *Gateway) authRoutes() {
 			return &bodyOf[UserView]{userView(u)}, nil
 		})
 	huma.Register(g.api, operation(http.MethodGet, "/users", "listUsers", "The users of your organisation", "auth", admin),
-		func(ctx context.Context, _ *struct{}) (*bodyOf[List[UserView]], error) {
+		func(ctx context.Context, in *struct{ PageParams }) (*listOutput[UserView], error) {
 			us, err := g.cfg.Auth.ListUsers(ctx, principalOf(ctx).ID)
 			if err != nil {
 				return nil, err
 			}
-			out := List[UserView]{Items: []UserView{}}
+			out := []UserView{}
 			for _, u := range us {
-				out.Items = append(out.Items, userView(u))
+				out = append(out, userView(u))
 			}
-			return &bodyOf[List[UserView]]{out}, nil
+			return pageOf(ctx, out, in.PageParams)
 		})
 	huma.Register(g.api, operation(http.MethodPut, "/users/{id}/role", "setUserRole", "Set a user's role and admin flag; their ledger identity is re-enrolled in the new role", "auth", admin),
 		func(ctx context.Context, in *struct {
@@ -571,16 +571,16 @@ func (g *Gateway) authRoutes() {
 			return &bodyOf[APIKeyView]{v}, nil
 		})
 	huma.Register(g.api, operation(http.MethodGet, "/api-keys", "listAPIKeys", "Your organisation's API keys (never their secrets)", "auth", admin),
-		func(ctx context.Context, _ *struct{}) (*bodyOf[List[APIKeyView]], error) {
+		func(ctx context.Context, in *struct{ PageParams }) (*listOutput[APIKeyView], error) {
 			ks, err := g.cfg.Auth.ListAPIKeys(ctx, principalOf(ctx).ID)
 			if err != nil {
 				return nil, err
 			}
-			out := List[APIKeyView]{Items: []APIKeyView{}}
+			out := []APIKeyView{}
 			for _, k := range ks {
-				out.Items = append(out.Items, apiKeyView(k))
+				out = append(out, apiKeyView(k))
 			}
-			return &bodyOf[List[APIKeyView]]{out}, nil
+			return pageOf(ctx, out, in.PageParams)
 		})
 	huma.Register(g.api, operation(http.MethodDelete, "/api-keys/{id}", "revokeAPIKey", "Revoke an API key of your organisation", "auth", admin),
 		func(ctx context.Context, in *struct {

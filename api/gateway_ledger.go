@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
 	"net/url"
 	"sync"
 	"time"
@@ -54,6 +57,43 @@ func page[T any](ctx context.Context, items []T, next string) *listOutput[T] {
 		out.Link = "<" + u.Path + "?" + q.Encode() + `>; rel="next"`
 	}
 	return out
+}
+
+// pageOf pages a list held whole (a contract query's answer, a small
+// table): its items in the order given, after the cursor (the position
+// after the last item of the previous page), at most p.Limit of them.
+// The cursor is opaque to clients like every other list's.
+func pageOf[T any](ctx context.Context, items []T, p PageParams) (*listOutput[T], error) {
+	start, err := p.position()
+	if err == nil && start > len(items) {
+		err = greenmint.Errorf(greenmint.EINVALID, "cursor %q is not one this list returned", p.Cursor)
+	}
+	if err != nil {
+		return nil, err
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = store.MaxPageLimit
+	}
+	end := min(start+limit, len(items))
+	next := ""
+	if end < len(items) {
+		next = base64.RawURLEncoding.EncodeToString([]byte("at:" + strconv.Itoa(end)))
+	}
+	return page(ctx, items[start:end], next), nil
+}
+
+// position is where a pageOf cursor starts: 0 without one.
+func (p PageParams) position() (int, error) {
+	if p.Cursor == "" {
+		return 0, nil
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(p.Cursor)
+	n, perr := strconv.Atoi(strings.TrimPrefix(string(raw), "at:"))
+	if err != nil || perr != nil || !strings.HasPrefix(string(raw), "at:") || n < 0 {
+		return 0, greenmint.Errorf(greenmint.EINVALID, "cursor %q is not one this list returned", p.Cursor)
+	}
+	return n, nil
 }
 
 // submit runs a contract write as the request's principal and records its

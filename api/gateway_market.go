@@ -49,8 +49,8 @@ func (g *Gateway) marketRoutes() {
 			return &bodyOf[greenmint.Batch]{b}, nil
 		})
 	huma.Register(g.api, operation(http.MethodGet, "/batches/{id}/history", "batchHistory", "Every committed change of a batch", "certificates", signedIn),
-		func(ctx context.Context, in *IDPath) (*bodyOf[List[greenmint.HistoryEntry]], error) {
-			return g.history(ctx, greenmint.QueryBatchHistory, in.ID)
+		func(ctx context.Context, in *historyInput) (*listOutput[greenmint.HistoryEntry], error) {
+			return g.history(ctx, greenmint.QueryBatchHistory, in)
 		})
 	huma.Register(g.api, operation(http.MethodPost, "/account", "openAccount", "Open your organisation's account, so that it can receive transfers (its first holder transaction opens it too)", "certificates",
 		access{roles: holders, scope: auth.ScopeCertificatesWrite}),

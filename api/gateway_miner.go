@@ -169,8 +169,8 @@ func (g *Gateway) minerRoutes() {
 			return write[greenmint.Site](ctx, g, greenmint.TxAmendSite, greenmint.AmendSiteRequest(in.Body.request(in.IdempotencyKey)))
 		})
 	huma.Register(g.api, operation(http.MethodGet, "/sites/{id}/history", "siteHistory", "Every committed change of a site", tag, signedIn),
-		func(ctx context.Context, in *IDPath) (*bodyOf[List[greenmint.HistoryEntry]], error) {
-			return g.history(ctx, greenmint.QuerySiteHistory, in.ID)
+		func(ctx context.Context, in *historyInput) (*listOutput[greenmint.HistoryEntry], error) {
+			return g.history(ctx, greenmint.QuerySiteHistory, in)
 		})
 	huma.Register(g.api, operation(http.MethodGet, "/sites/{id}/matching", "siteMatching", "A site's hourly matching from the oracle's readings: consumption, supply, matched, gaps and grid state per hour", tag, access{roles: []greenmint.Role{greenmint.RoleMiner, greenmint.RoleRegistry, greenmint.RoleAuditor, greenmint.RoleOracle}, scope: auth.ScopeReadingsRead}),
 		func(ctx context.Context, in *struct {
@@ -278,16 +278,22 @@ func (g *Gateway) minerRoutes() {
 		})
 }
 
-// history answers an object's ledger history.
-func (g *Gateway) history(ctx context.Context, fn, id string) (*bodyOf[List[greenmint.HistoryEntry]], error) {
-	var out []greenmint.HistoryEntry
-	if err := g.evaluate(ctx, fn, greenmint.IDQuery{ID: id}, &out); err != nil {
+// historyInput names an object and a page of its history.
+type historyInput struct {
+	PageParams
+	ID string `path:"id" minLength:"1" maxLength:"128"`
+}
+
+// history answers a page of an object's ledger history, oldest first.
+func (g *Gateway) history(ctx context.Context, fn string, in *historyInput) (*listOutput[greenmint.HistoryEntry], error) {
+	if _, err := in.position(); err != nil {
 		return nil, err
 	}
-	if out == nil {
-		out = []greenmint.HistoryEntry{}
+	var out []greenmint.HistoryEntry
+	if err := g.evaluate(ctx, fn, greenmint.IDQuery{ID: in.ID}, &out); err != nil {
+		return nil, err
 	}
-	return &bodyOf[List[greenmint.HistoryEntry]]{List[greenmint.HistoryEntry]{Items: out}}, nil
+	return pageOf(ctx, out, in.PageParams)
 }
 
 func (g *Gateway) oracleHere() (*GatewayOracle, error) {

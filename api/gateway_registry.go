@@ -135,15 +135,12 @@ func (g *Gateway) registryRoutes() {
 		})
 
 	huma.Register(g.api, operation(http.MethodGet, "/oracles", "listOracles", "Registered oracle keys and their status", tag, signedIn),
-		func(ctx context.Context, _ *struct{}) (*bodyOf[List[greenmint.OracleRegistration]], error) {
+		func(ctx context.Context, in *struct{ PageParams }) (*listOutput[greenmint.OracleRegistration], error) {
 			var out []greenmint.OracleRegistration
 			if err := g.evaluate(ctx, greenmint.QueryListOracles, struct{}{}, &out); err != nil {
 				return nil, err
 			}
-			if out == nil {
-				out = []greenmint.OracleRegistration{}
-			}
-			return &bodyOf[List[greenmint.OracleRegistration]]{List[greenmint.OracleRegistration]{Items: out}}, nil
+			return pageOf(ctx, out, in.PageParams)
 		})
 	huma.Register(g.api, operation(http.MethodPost, "/oracles", "registerOracle", "Register an oracle's Ed25519 key", tag, registry),
 		func(ctx context.Context, in *struct {
@@ -183,15 +180,12 @@ func (g *Gateway) registryRoutes() {
 		})
 
 	huma.Register(g.api, operation(http.MethodGet, "/datasets", "listDatasets", "Registered emission-factor datasets (R9)", tag, signedIn),
-		func(ctx context.Context, _ *struct{}) (*bodyOf[List[greenmint.Dataset]], error) {
+		func(ctx context.Context, in *struct{ PageParams }) (*listOutput[greenmint.Dataset], error) {
 			var out []greenmint.Dataset
 			if err := g.evaluate(ctx, greenmint.QueryListDatasets, struct{}{}, &out); err != nil {
 				return nil, err
 			}
-			if out == nil {
-				out = []greenmint.Dataset{}
-			}
-			return &bodyOf[List[greenmint.Dataset]]{List[greenmint.Dataset]{Items: out}}, nil
+			return pageOf(ctx, out, in.PageParams)
 		})
 	huma.Register(g.api, operation(http.MethodPost, "/datasets", "publishDataset", "Publish an emission-factor dataset from CSV (R9)", tag, registry),
 		func(ctx context.Context, in *struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/greenmint/greenmint"
@@ -54,6 +55,17 @@ func TestRegistryOperations(t *testing.T) {
 	e.call("GET", "/v1/oracles", e.as("auditor"), nil, 200, &oracles)
 	if len(oracles.Items) != 3 {
 		t.Fatalf("%d oracles listed, want 3", len(oracles.Items))
+	}
+	// Lists held whole page like the others: two, then the last by Link.
+	r := e.call("GET", "/v1/oracles?limit=2", e.as("auditor"), nil, 200, &oracles)
+	link := r.Header.Get("Link")
+	if len(oracles.Items) != 2 || oracles.NextCursor == "" || !strings.HasSuffix(link, `>; rel="next"`) {
+		t.Fatalf("first page %d items, cursor %q, Link %q", len(oracles.Items), oracles.NextCursor, link)
+	}
+	var last api.List[greenmint.OracleRegistration]
+	e.call("GET", link[1:strings.Index(link, ">")], e.as("auditor"), nil, 200, &last)
+	if len(last.Items) != 1 || last.NextCursor != "" || last.Items[0].ID == oracles.Items[0].ID || last.Items[0].ID == oracles.Items[1].ID {
+		t.Fatalf("last page %+v after %+v", last, oracles)
 	}
 
 	var pol api.Written[greenmint.Policy]
