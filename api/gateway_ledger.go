@@ -3,9 +3,9 @@ package api
 import (
 	"context"
 	"encoding/base64"
+	"net/url"
 	"strconv"
 	"strings"
-	"net/url"
 	"sync"
 	"time"
 
