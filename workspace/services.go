@@ -215,6 +215,32 @@ func (s *Services) DropRetiredSigningKeys(ctx context.Context) error {
 	return nil
 }
 
+// SigningKeysEvery is how often FollowSigningKeys reads the token signing
+// keys again.
+const SigningKeysEvery = 30 * time.Second
+
+// FollowSigningKeys reads auth's token signing keys from the database
+// every interval until ctx ends, so that in a replica the keys another
+// replica made verify the tokens it signed, and the newest one signs here
+// too: a KEK rotation completed by the first replica restarted with the
+// new KEK (each replica restarted in turn may make one more), or two
+// first starts at once. A read that fails (a key sealed under a KEK this
+// replica is not given) keeps the keys in memory and is logged.
+func (s *Services) FollowSigningKeys(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.Auth.Reload(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("the token signing keys in the database cannot be read; keeping those in memory (give every replica the same key-encryption keys)", "err", err)
+		}
+	}
+}
+
 // openOracle makes the consortium's first oracle whose key this workspace
 // holds the in-process oracle: ingestion of readings checked against the
 // ledger's meters, and attestation with local co-signers (Submitter).

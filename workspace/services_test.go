@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/argon2id"
 	"github.com/greenmint/greenmint"
@@ -142,6 +143,60 @@ func TestSeedUsersAndKEKRotation(t *testing.T) {
 			opts.KEKs = []keyring.KEK{newKEK(t, "k2")}
 			if _, err := w.Services(ctx, opts); greenmint.ErrorCode(err) != greenmint.EINTERNAL {
 				t.Fatalf("a wrong KEK: %v, want internal", err)
+			}
+		})
+	}
+}
+
+// A rolling KEK rotation over two replicas on one database: A, restarted
+// first with the new KEK, makes a new token signing key; B, restarted
+// next while the old key is not yet dropped, makes another. A verifies
+// B's tokens once FollowSigningKeys has read B's key (before, it cannot).
+func TestFollowSigningKeys(t *testing.T) {
+	ctx := context.Background()
+	w := demoWorkspace(t)
+	for name, db := range greenminttest.StoreDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			k1, k2 := newKEK(t, "k1"), newKEK(t, "k2")
+			opts := workspace.ServiceOptions{DB: db, PublicURL: "https://gateway.example", KEKs: []keyring.KEK{k1}, PasswordParams: cheapPasswords}
+			before, err := w.Services(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seeded, err := before.SeedUsers(ctx, w, filepath.Join(t.TempDir(), "logins.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts.KEKs = []keyring.KEK{k2, k1}
+			a, err := w.Services(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := w.Services(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(a.RetiredSigningKeys) == 0 || len(b.RetiredSigningKeys) <= len(a.RetiredSigningKeys) {
+				t.Fatalf("retired signing keys: A %v, B %v; want B to have made one more", a.RetiredSigningKeys, b.RetiredSigningKeys)
+			}
+			l := seeded.Logins[0]
+			sess, err := b.Auth.Login(ctx, l.Login, l.Password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.Auth.VerifyAccess(sess.AccessToken); err == nil {
+				t.Fatal("A verifies a token of B's new key before reading it (the test proves nothing)")
+			}
+			fctx, cancel := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { defer close(done); a.FollowSigningKeys(fctx, 50*time.Millisecond) }()
+			defer func() { cancel(); <-done }()
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				if _, err := a.Auth.VerifyAccess(sess.AccessToken); err == nil {
+					break
+				} else if time.Now().After(deadline) {
+					t.Fatalf("A still refuses B's token: %v", err)
+				}
 			}
 		})
 	}

@@ -371,6 +371,9 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	wg.Go(func() {
 		_ = el.Run(bg, func(ctx context.Context) error { leaderWork(ctx, gw, log); return nil }, gw.Projector.Follow)
 	})
+	if gw.DB.Dialect() == "postgres" { // other replicas may make signing keys
+		wg.Go(func() { gw.FollowSigningKeys(bg, workspace.SigningKeysEvery) })
+	}
 	wg.Go(func() {
 		if err := gw.DropRetiredSigningKeys(bg); err != nil {
 			log.Error("key-encryption key rotation", "err", err)
