@@ -1,0 +1,4 @@
+package bundle
+
+// CompositeKeyForTest exposes the verifier's spelling of the contract's keys.
+var CompositeKeyForTest = compositeKey
