@@ -79,7 +79,7 @@ func TestCommandTree(t *testing.T) {
 		if got := c.Flag("db") != nil; got != has(db, path) {
 			t.Errorf("greenmint %s: --db present %v, want %v", path, got, !got)
 		}
-		if words := strings.Fields(path); len(words) == 1 && !has([]string{"init", "migrate", "demo", "serve", "chaincode", "attest", "import", "register", "proof"}, path) {
+		if words := strings.Fields(path); len(words) == 1 && !has([]string{"init", "migrate", "demo", "serve", "chaincode", "verify", "attest", "import", "register", "proof"}, path) {
 			t.Errorf("greenmint %s: a top-level verb; commands are noun verb", path)
 		}
 	}

@@ -90,7 +90,7 @@ func (m *Main) rootCommand() *cobra.Command {
 		m.initCommand(), m.migrateCommand(), m.demoCommand(),
 		m.registrationCommand(), m.meterCommand(), m.readingsCommand(), m.attestationCommand(), m.batchCommand(),
 		m.datasetCommand(), m.gridCommand(), m.oracleCommand(), m.organisationCommand(), m.simulateCommand(),
-		m.ledgerCommand(), m.readmodelCommand(), m.fabricCommand(), m.chaincodeCommand(), m.gatewayCommand(),
+		m.ledgerCommand(), m.readmodelCommand(), m.fabricCommand(), m.chaincodeCommand(), m.gatewayCommand(), m.verifyCommand(),
 	)
 	root.AddCommand(m.deprecatedCommands()...)
 	markRunning(root, &m.running)
