@@ -68,6 +68,8 @@ type Elector struct {
 	postgres bool
 	pgcfg    *pgx.ConnConfig
 	leading  atomic.Bool
+
+	unreachable bool // the last connection attempt failed (Run's goroutine only)
 }
 
 // New returns an Elector for cfg; a DSN that does not parse is invalid.
@@ -202,8 +204,9 @@ func (e *Elector) try(ctx context.Context, conn *pgx.Conn) (*pgx.Conn, bool) {
 	if conn == nil {
 		c, err := pgx.ConnectConfig(tctx, e.pgcfg.Copy())
 		if err != nil {
-			if ctx.Err() == nil {
-				e.cfg.Log.Warn("leader: cannot reach the database", "err", err)
+			if ctx.Err() == nil && !e.unreachable {
+				e.cfg.Log.Warn("leader: cannot reach the database; trying again every retry", "err", err)
+				e.unreachable = true
 			}
 			return nil, false
 		}
@@ -211,6 +214,10 @@ func (e *Elector) try(ctx context.Context, conn *pgx.Conn) (*pgx.Conn, bool) {
 		// lock with it: the lease of a leader cut off from the database.
 		if _, err := c.Exec(tctx, fmt.Sprintf("SET idle_session_timeout = %d", e.cfg.Lease.Milliseconds())); err != nil {
 			e.cfg.Log.Warn("leader: the database cannot end a silent leader's session (PostgreSQL 14 or later can: idle_session_timeout)", "err", err)
+		}
+		if e.unreachable {
+			e.cfg.Log.Info("leader: the database answers again")
+			e.unreachable = false
 		}
 		conn = c
 	}

@@ -252,3 +252,19 @@ func TestRestartsAndSettings(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A replica that cannot reach the database follows (its follower's work
+// runs) and never leads; Run returns when its context ends.
+func TestUnreachableDatabaseFollows(t *testing.T) {
+	var overlap, maxOverlap atomic.Int64
+	r := startReplica(t, leader.Config{DSN: "postgres://greenmint@127.0.0.1:1/none?sslmode=disable&connect_timeout=1", Retry: 100 * time.Millisecond}, &overlap, &maxOverlap)
+	waitFor(t, 5*time.Second, "the follower's work runs", func() bool { return r.follows.Load() == 1 })
+	time.Sleep(500 * time.Millisecond)
+	if r.leads.Load() != 0 || r.e.Leading() {
+		t.Fatal("a replica without its database leads")
+	}
+	r.close()
+	if r.followCancelled.Load() != 1 {
+		t.Fatalf("the follower's work was cancelled %d times at the end, want once", r.followCancelled.Load())
+	}
+}
