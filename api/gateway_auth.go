@@ -59,10 +59,11 @@ func apiKeyUser(id string) string { return "apikey-" + id }
 
 // authenticate reads the caller's credential, if any: a bearer access
 // token or API key, or the session cookie (whose unsafe requests must echo
-// the CSRF cookie in X-CSRF-Token). A credential that does not hold is
-// 401 at once, never treated as anonymous (but counted against the
-// address's rate limit). It then applies the rate limit of the credential,
-// or of the address for anonymous callers.
+// the CSRF cookie in X-CSRF-Token). A bearer credential that does not
+// hold is 401 at once, never treated as anonymous (but counted against the
+// address's rate limit); a session cookie that does not hold is ignored.
+// It then applies the rate limit of the credential, or of the address for
+// anonymous callers.
 func (g *Gateway) authenticate() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestURLKey{}, c.Request.URL))
@@ -114,7 +115,12 @@ func (g *Gateway) credential(c *gin.Context) (*Principal, error) {
 	}
 	p, err := g.tokenPrincipal(ck, true)
 	if err != nil {
-		return nil, err
+		// The cookie is sent by the browser, not presented by the caller:
+		// one that does not hold (expired, of a dropped signing key, or
+		// planted by a sibling site) is no credential, so its user can
+		// still sign in and read public pages; operations that need a
+		// user answer 401.
+		return nil, nil
 	}
 	if unsafeMethod(c.Request.Method) {
 		if err := checkCSRF(c); err != nil {
@@ -227,7 +233,7 @@ func operation(method, path, id, summary, tag string, acc access) huma.Operation
 		op.Security = []map[string][]string{{schemeBearer: {}}, {schemeCookie: {}}}
 	}
 	if method != http.MethodGet {
-		op.Errors = append(op.Errors, http.StatusUnprocessableEntity)
+		op.Errors = append(op.Errors, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity)
 	}
 	var who []string
 	switch {

@@ -60,9 +60,11 @@ func (e *gatewayEnv) signingKey() (string, ed25519.PrivateKey) {
 
 // TestJWTAttacksOverHTTP presents forged and broken access tokens to the
 // gateway, as a bearer token and as the session cookie, on a read, a
-// ledger write and a public route: each is 401 unauthenticated with
-// WWW-Authenticate, never served nor treated as anonymous, and nothing
-// changes. A token forged with the real key and nothing wrong is served,
+// ledger write and a public route: as a bearer token each is 401
+// unauthenticated with WWW-Authenticate, never served nor treated as
+// anonymous; as the session cookie (sent by the browser, perhaps planted)
+// it is no credential: 401 for users' operations, public ones served.
+// Nothing changes. A token forged with the real key and nothing wrong is served,
 // so each refusal is for the one thing wrong with its token.
 func TestJWTAttacksOverHTTP(t *testing.T) {
 	for name, db := range greenminttest.StoreDBs(t) {
@@ -194,9 +196,15 @@ func jwtAttacks(t *testing.T, e *gatewayEnv) {
 					t.Errorf("%s %s with %s: WWW-Authenticate %q", req.method, req.path, a.name, r.Header.Get("WWW-Authenticate"))
 				}
 			}
-			// The same token as the web app's session cookie.
+			// The same token as the web app's session cookie: no
+			// credential, so an operation for users is 401 and a public
+			// one answers as to anyone.
 			r := e.do("GET", "/v1/me", "", nil, "Cookie", "gm_access="+a.token)
 			e.problem(r, 401, greenmint.EUNAUTHENTICATED)
+			r = e.do("POST", "/v1/transfers", "", transfer, "Cookie", "gm_access="+a.token+"; gm_csrf=x", "X-CSRF-Token", "x")
+			e.problem(r, 401, greenmint.EUNAUTHENTICATED)
+			r = e.do("GET", "/v1/public/batches/SITE0042-0001", "", nil, "Cookie", "gm_access="+a.token)
+			e.problem(r, 404, greenmint.ENOTFOUND)
 		})
 	}
 	e.t = t
@@ -334,6 +342,13 @@ func TestCookieSessionCSRF(t *testing.T) {
 			both := access + "; gm_csrf=" + s.CSRFToken
 
 			e.call("GET", "/v1/me", "", nil, 200, nil, "Cookie", access)
+			// A stale or planted access cookie does not lock its user out:
+			// signing in and refreshing still work.
+			stale := "gm_access=" + e.as("miner")[:40] + "x; gm_csrf=" + s.CSRFToken
+			e.call("POST", "/v1/auth/login", "", map[string]any{"login": "miner", "password": testPassword}, 200, nil, "Cookie", stale)
+			var fresh api.SessionView
+			e.call("POST", "/v1/auth/login", "", map[string]any{"login": "miner", "password": testPassword}, 200, &fresh)
+			e.call("POST", "/v1/auth/refresh", "", map[string]any{"refresh_token": fresh.RefreshToken}, 200, nil, "Cookie", stale)
 
 			site, err := simulate.NewSite("SITE0201")
 			if err != nil {

@@ -16,11 +16,13 @@ import (
 // TestBadInputEveryOperation sends malformed, incomplete and out-of-range
 // input to every operation of docs/openapi.json, as a caller the operation
 // admits (so that what is refused is the input, not the caller): for a
-// body, invalid JSON, a body of another JSON type, an unknown field,
+// body, invalid JSON, a body of another JSON type, a body of another
+// content type (415: a form post from another site never reaches an
+// operation), an unknown field,
 // each required field missing, each bounded field out of range; for query
 // parameters, an unknown parameter, an out-of-range limit, a cursor that
 // was never issued, each enum and bound broken, a required one missing.
-// Each is answered 400 problem+json with code invalid that names the
+// Each is answered 400 (415) problem+json with code invalid that names the
 // field, and nothing changes: not the ledger (its height), nor the users
 // or API keys. On SQLite, and on PostgreSQL when GREENMINT_TEST_POSTGRES_DSN
 // is set.
@@ -36,7 +38,11 @@ func TestBadInputEveryOperation(t *testing.T) {
 					t.Run(op.ID+"/"+tc.name, func(t *testing.T) {
 						e.t = t
 						r := e.do(op.Method, tc.url, e.as(op.caller()), tc.body, tc.headers...)
-						p := e.problem(r, 400, greenmint.EINVALID)
+						status := 400
+						if tc.status != 0 {
+							status = tc.status
+						}
+						p := e.problem(r, status, greenmint.EINVALID)
 						if tc.field != "" && !mentions(p.Detail, p.Errors, tc.field) {
 							t.Errorf("%s %s (%s) = %s, want a problem naming %q", op.Method, tc.url, tc.name, r.Body, tc.field)
 						}
@@ -62,6 +68,7 @@ type badInput struct {
 	body    any // string or []byte as is, anything else as JSON
 	headers []string
 	field   string // the field the problem must name ("" for none)
+	status  int    // 400 when 0
 }
 
 // badInputCases are the invalid requests of an operation.
@@ -74,6 +81,8 @@ func badInputCases(op specOperation) []badInput {
 			badInput{name: "a JSON string for the body", url: u, body: `"hello"`},
 			badInput{name: "a JSON array for the body", url: u, body: `[]`},
 			badInput{name: "trailing garbage", url: u, body: marshal(example(op.Body)) + ` {}`},
+			badInput{name: "JSON sent as text/plain", url: u, body: marshal(example(op.Body)), headers: []string{"Content-Type", "text/plain"}, status: 415},
+			badInput{name: "JSON sent as a form", url: u, body: marshal(example(op.Body)), headers: []string{"Content-Type", "application/x-www-form-urlencoded"}, status: 415},
 		)
 		ex := example(op.Body).(map[string]any)
 		with := func(k string, v any) map[string]any {
