@@ -207,8 +207,9 @@ func TestGatewayRateLimits(t *testing.T) {
 // TestSlowClients serves the gateway with short server timeouts on a real
 // socket and holds connections open the ways an attacker would: headers
 // dribbled a line at a time, a write's body dribbled a byte at a time
-// (with a valid token), a connection that sends nothing. The server cuts
-// each off within its timeouts, and nothing changes.
+// (with a valid token), a connection that sends nothing, headers over
+// 64 KiB (431). The server cuts each off within its timeouts, and nothing
+// changes.
 func TestSlowClients(t *testing.T) {
 	for name, db := range greenminttest.StoreDBs(t) {
 		t.Run(name, func(t *testing.T) {
@@ -274,6 +275,19 @@ func TestSlowClients(t *testing.T) {
 				head := fmt.Sprintf("POST /v1/transfers HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nIdempotency-Key: slow-1\r\nContent-Length: 100000\r\n\r\n{\"batch_id\": \"", e.as("miner"))
 				if d := dribble(t, head, "a"); d > 2500*time.Millisecond {
 					t.Fatalf("the server read a dribbled body for %s (ReadTimeout 500 ms)", d)
+				}
+			})
+			t.Run("headers over 64 KiB", func(t *testing.T) {
+				conn := dial(t, addr)
+				fmt.Fprintf(conn, "GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", strings.Repeat("b", 80<<10))
+				_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+					t.Fatalf("headers over 64 KiB answered %d", res.StatusCode)
 				}
 			})
 			t.Run("a silent connection", func(t *testing.T) {
