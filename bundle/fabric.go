@@ -300,6 +300,13 @@ func readFabric(bd *Bundle, rep *Report) (*evidence, *msps) {
 			c.err = fmt.Errorf("block %d, which it names as the channel configuration, holds none", n)
 		default:
 			c.m, c.orderers, c.err = fabricMSPs(fb.config)
+			if c.err == nil {
+				// The configuration block must itself verify, by its own
+				// ordering organisations.
+				if err := checkFabricBlock(fb, c.m, c.orderers, lg.Channel); err != nil {
+					c.err = fmt.Errorf("its channel configuration, block %d, does not verify: %w", n, err)
+				}
+			}
 		}
 		configs[n] = c
 		return c
