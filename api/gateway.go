@@ -260,6 +260,25 @@ func webHandler(assets fs.FS) gin.HandlerFunc {
 	}
 }
 
+// PurgeExpired deletes, every interval until ctx ends, the idempotency
+// records whose time is up (any replica may: deleting twice is harmless).
+func (g *Gateway) PurgeExpired(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if n, err := g.cfg.DB.PurgeIdempotent(ctx, g.cfg.Now()); err != nil && ctx.Err() == nil {
+			g.cfg.Log.Warn("purging expired idempotency records", "err", err)
+		} else if n > 0 {
+			g.cfg.Log.Info("purged expired idempotency records", "records", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // Handler is the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g.engine }
 

@@ -368,6 +368,7 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 	if err != nil {
 		return err
 	}
+	wg.Go(func() { gw.API.PurgeExpired(bg, time.Hour) })
 	wg.Go(func() {
 		_ = el.Run(bg, func(ctx context.Context) error { leaderWork(ctx, gw, log); return nil }, gw.Projector.Follow)
 	})
