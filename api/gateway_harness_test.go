@@ -71,13 +71,14 @@ type envOptions struct {
 }
 
 // backend is the ledger a gatewayEnv serves: its consortium (whose CAs
-// issue the users' identities) and the in-process oracle's database and
-// identity.
+// issue the users' identities unless ca is set) and the in-process
+// oracle's database and identity.
 type backend struct {
 	ledger   greenmint.Ledger
 	ws       *workspace.Workspace
 	oracleDB *store.DB
 	oracleID *greenmint.Identity
+	ca       keyring.CA // the CA of the users' identities; nil: the consortium's own (ws.Consortium.Store)
 }
 
 // newGatewayEnv is a gatewayEnv over a fresh embedded network.
@@ -102,7 +103,11 @@ func newGatewayEnvOn(t testing.TB, db *store.DB, opts envOptions, be backend) *g
 	if err != nil {
 		t.Fatal(err)
 	}
-	kr, err := keyring.New(db, be.ws.Consortium.Store, keyring.Options{KEKs: []keyring.KEK{{ID: "k1", Key: kek}}})
+	var ca keyring.CA = be.ws.Consortium.Store
+	if be.ca != nil {
+		ca = be.ca
+	}
+	kr, err := keyring.New(db, ca, keyring.Options{KEKs: []keyring.KEK{{ID: "k1", Key: kek}}})
 	if err != nil {
 		t.Fatal(err)
 	}

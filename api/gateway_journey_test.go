@@ -54,7 +54,13 @@ func TestJourneyOnFabric(t *testing.T) {
 	}
 }
 
-func journey(t *testing.T, e *gatewayEnv, siteID string) {
+// journeyTxs are transactions of the journey, by who signed them.
+type journeyTxs struct {
+	minerSite  string // the seeded miner registering the site
+	beaRetires string // the invited buyer retiring into a statement
+}
+
+func journey(t *testing.T, e *gatewayEnv, siteID string) journeyTxs {
 	// An admin invites a user, who accepts and signs in.
 	var inv api.InvitationView
 	e.call("POST", "/v1/invitations", e.as("buyer"), map[string]any{"login": "bea", "role": "buyer"}, 200, &inv)
@@ -211,6 +217,7 @@ func journey(t *testing.T, e *gatewayEnv, siteID string) {
 	if len(flags.Items) != 1 || flags.Items[0].Status != greenmint.FlagDismissed {
 		t.Fatalf("flags %+v", flags.Items)
 	}
+	return journeyTxs{minerSite: ws.TxID, beaRetires: st.TxID}
 }
 
 func containsListing(ls []greenmint.Listing, id string) bool {
