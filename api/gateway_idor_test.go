@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +128,7 @@ type idorFixture struct {
 	statement              string
 	pendingSite, pendingMt string
 	minerKeyID, minerUser  string
+	webhook                string
 	minerHolding           greenmint.Holding
 }
 
@@ -154,6 +157,9 @@ func newIDORFixture(t *testing.T, e *gatewayEnv) idorFixture {
 	e.call("POST", "/v1/meters", e.as("miner"), reg.Meters[0], 200, nil)
 	f.pendingSite, f.pendingMt = "SITE0301", reg.Meters[0].MeterID
 	f.minerKeyID = e.apiKey("miner", auth.ScopeLedgerRead).ID
+	var hook api.WebhookView
+	e.call("POST", "/v1/webhooks", e.as("miner"), map[string]any{"url": "https://miner.example/hooks"}, 200, &hook)
+	f.webhook = hook.ID
 	var me api.UserView
 	e.call("GET", "/v1/me", e.as("miner"), nil, 200, &me)
 	f.minerUser = me.ID
@@ -173,7 +179,8 @@ func newIDORFixture(t *testing.T, e *gatewayEnv) idorFixture {
 // provenance; moving, listing or retiring units of its batch; cancelling,
 // confirming or releasing its listings; amending its pending site and
 // meter, registering a meter on its site; revoking its API key, changing
-// its user's role; sending readings of its meters with another
+// its user's role; reading its webhook, its secret or its deliveries,
+// replaying or stopping it; sending readings of its meters with another
 // organisation's API key. Each is refused (403, or 404 where the caller's
 // own holding does not exist) and nothing changes (the seller may release
 // a reservation: the contract lets buyer or seller reopen it): the ledger's height,
@@ -242,6 +249,12 @@ func idor(t *testing.T, e *gatewayEnv) {
 		{"amend another's pending meter", "miner2", "PUT", "/v1/meters/" + f.pendingMt, meter, 403},
 		{"register a meter on another's site", "miner2", "POST", "/v1/meters", newMeter, 403},
 		{"revoke another organisation's API key", "miner2", "DELETE", "/v1/api-keys/" + f.minerKeyID, nil, 403},
+		{"get another organisation's webhook", "miner2", "GET", "/v1/webhooks/" + f.webhook, nil, 404},
+		{"get another organisation's webhook secret", "miner2", "GET", "/v1/webhooks/" + f.webhook + "/secret", nil, 404},
+		{"get another organisation's webhook secret, registry", "registrar", "GET", "/v1/webhooks/" + f.webhook + "/secret", nil, 404},
+		{"list another organisation's webhook deliveries", "miner2", "GET", "/v1/webhooks/" + f.webhook + "/deliveries", nil, 404},
+		{"replay another organisation's webhook delivery", "miner2", "POST", "/v1/webhooks/" + f.webhook + "/deliveries/1/replay", nil, 404},
+		{"unsubscribe another organisation's webhook", "miner2", "DELETE", "/v1/webhooks/" + f.webhook, nil, 404},
 		{"set the role of another organisation's user", "miner2", "PUT", "/v1/users/" + f.minerUser + "/role", map[string]any{"role": "buyer", "admin": false}, 403},
 	}
 	before := e.state()
@@ -287,6 +300,13 @@ func idor(t *testing.T, e *gatewayEnv) {
 				t.Errorf("GET /v1/users as %s lists %+v", who, u)
 			}
 		}
+		var hooks api.List[api.WebhookView]
+		e.call("GET", "/v1/webhooks", e.as(who), nil, 200, &hooks)
+		for _, h := range hooks.Items {
+			if h.Org != orgOf(who) || h.ID == f.webhook || h.Secret != "" {
+				t.Errorf("GET /v1/webhooks as %s lists %+v", who, h)
+			}
+		}
 		var keys api.List[api.APIKeyView]
 		e.call("GET", "/v1/api-keys", e.as(who), nil, 200, &keys)
 		for _, k := range keys.Items {
@@ -295,6 +315,30 @@ func idor(t *testing.T, e *gatewayEnv) {
 			}
 		}
 	}
+	// The event streams of another organisation and of the public carry
+	// none of MinerMSP's listings, holdings or transactions but what is
+	// public (mints and retirements).
+	for _, who := range []string{"miner2", "buyer", ""} {
+		path := "/v1/events?after=0-0"
+		if who == "" {
+			path = "/v1/public/events?after=0-0"
+		}
+		evs := readEvents(t, e, path, e.as(who))
+		if len(evs) == 0 {
+			t.Fatalf("%s's event stream sent nothing", path)
+		}
+		for _, ev := range evs {
+			if ev.Creator == consortium.MinerMSP && ev.Type != greenmint.TxMint && ev.Type != greenmint.TxRetire && !(who == "buyer" && ev.Type == greenmint.TxConfirmPayment) {
+				t.Errorf("%s as %q sent MinerMSP's %+v", path, who, ev)
+			}
+			for _, o := range ev.Objects {
+				if strings.Contains(o, consortium.MinerMSP) || strings.HasPrefix(o, "listing/") && who != "buyer" {
+					t.Errorf("%s as %q sent MinerMSP's object %s of %+v", path, who, o, ev)
+				}
+			}
+		}
+	}
+
 	// The open listing is the market's: anyone signed in reads it.
 	e.call("GET", "/v1/listings/"+f.open, e.as("miner2"), nil, 200, nil)
 
@@ -325,4 +369,45 @@ func idor(t *testing.T, e *gatewayEnv) {
 		raw, _ := json.Marshal(sum)
 		t.Fatalf("the owner's readings: %s", raw)
 	}
+}
+
+// readEvents reads an event stream for a second and returns its ledger
+// events.
+func readEvents(t *testing.T, e *gatewayEnv, path, tok string) []api.LedgerEvent {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", e.srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("GET %s = %d", path, res.StatusCode)
+	}
+	var out []api.LedgerEvent
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(strings.TrimPrefix(line, "event:"))
+		case strings.HasPrefix(line, "data:") && event == "ledger":
+			var ev api.LedgerEvent
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data:")), &ev); err != nil {
+				t.Fatalf("event %q: %v", line, err)
+			}
+			out = append(out, ev)
+		}
+	}
+	return out
 }
