@@ -24,7 +24,7 @@ test-short:
 
 # Benchmarks print `BENCH <name> <value> <unit>` lines (see docs/benchmarks.md). The Fabric
 # figures need FABRIC_BIN (a Fabric v3.1 release's bin directory); without it they are skipped.
-BENCH_PKGS := ./ledger/embedded/ ./api/ ./oracle/ ./readmodel/ ./statement/ $(if $(FABRIC_BIN),./ledger/fabric/)
+BENCH_PKGS := ./ledger/embedded/ ./api/ ./oracle/ ./readmodel/ ./statement/ ./bundle/ $(if $(FABRIC_BIN),./ledger/fabric/)
 bench:
 	@$(if $(FABRIC_BIN),,echo "note: FABRIC_BIN is not set; the Fabric benchmarks are skipped";)
 	@$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS) 2>&1 | tee /tmp/greenmint-bench.out | \

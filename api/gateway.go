@@ -205,6 +205,7 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	g.eventRoutes()
 	g.statementRoutes()
 	g.webhookRoutes()
+	g.bundleRoutes()
 	spec, err := g.OpenAPI()
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/api"
+	"github.com/greenmint/greenmint/bundle"
 	"github.com/greenmint/greenmint/consortium"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/oracle"
@@ -187,6 +188,15 @@ func journey(t *testing.T, e *gatewayEnv, siteID string) journeyTxs {
 		if !c.Verified || !c.AttestationHash || !c.SignaturesValid || len(c.Signatures) < 2 || !c.DatasetMatches || !c.QuantitiesBalance || b.Mint.Block == 0 {
 			t.Fatalf("batch %s checks %+v mint %+v", b.Batch.ID, c, b.Mint)
 		}
+	}
+	// The statement's offline proof bundle verifies without any server.
+	raw := e.call("GET", "/v1/public/retirements/"+st.Result.ID+"/bundle", "", nil, 200, nil)
+	bd, err := bundle.Decode(raw.Body)
+	if err != nil {
+		t.Fatalf("the statement's bundle does not decode: %v", err)
+	}
+	if rep := bundle.Verify(bd, bundle.VerifyOptions{}); !rep.OK() {
+		t.Fatalf("the statement's bundle does not verify: %+v", rep.Failed())
 	}
 	var lv api.ListingVerification
 	e.call("GET", "/v1/public/listings/"+lst.Result.ID, "", nil, 200, &lv)

@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/auth"
+	"github.com/greenmint/greenmint/bundle"
 	"github.com/greenmint/greenmint/internal/store"
 	"github.com/greenmint/greenmint/statement"
 )
@@ -349,9 +350,11 @@ func (g *Gateway) statementInput(ctx context.Context, id string) (statement.Inpu
 // fileOperation documents an operation that answers a file of one media
 // type.
 func fileOperation(op huma.Operation, mediaType, format string) huma.Operation {
-	op.Responses = map[string]*huma.Response{"200": {Description: "The file", Content: map[string]*huma.MediaType{
-		mediaType: {Schema: &huma.Schema{Type: huma.TypeString, Format: format}},
-	}}}
+	schema := &huma.Schema{Type: huma.TypeString, Format: format}
+	if mediaType == "application/json" {
+		schema = &huma.Schema{Type: huma.TypeObject, Description: "An offline proof bundle, format greenmint-proof-bundle (docs/verify.md)", AdditionalProperties: true}
+	}
+	op.Responses = map[string]*huma.Response{"200": {Description: "The file", Content: map[string]*huma.MediaType{mediaType: {Schema: schema}}}}
 	return op
 }
 
@@ -395,6 +398,40 @@ func (g *Gateway) statementRoutes() {
 			}
 			return &statementOutput{ContentType: "application/jose", ContentDisposition: `attachment; filename="` + in.ID + `.jws"`, CacheControl: "public, max-age=300", Body: jws}, nil
 		})
+}
+
+// bundleRoutes serve offline proof bundles (docs/verify.md): everything
+// needed to check a batch or a statement without any server.
+func (g *Gateway) bundleRoutes() {
+	anyone := access{public: true}
+	for _, k := range []struct {
+		path, id, summary string
+		build             func(context.Context, greenmint.Ledger, bundle.BlockSource, *greenmint.Identity, string, bundle.Options) (*bundle.Bundle, error)
+	}{
+		{"/public/batches/{id}/bundle", "batchBundle", "A batch's offline proof bundle: the attestation, oracle keys, dataset, readings or their proofs, history and the ledger's blocks behind them; check it with greenmint verify", bundle.BuildBatch},
+		{"/public/retirements/{id}/bundle", "statementBundle", "A retirement statement's offline proof bundle, with every batch it retires from; check it with greenmint verify", bundle.BuildStatement},
+	} {
+		huma.Register(g.api, fileOperation(operation(http.MethodGet, k.path, k.id, k.summary, "public", anyone), "application/json", ""),
+			func(ctx context.Context, in *IDPath) (*statementOutput, error) {
+				reader, err := g.cfg.Keyring.Identity(ctx, g.cfg.Reader)
+				if err != nil {
+					return nil, err
+				}
+				opts := bundle.Options{Now: g.cfg.Now}
+				if g.cfg.Oracle != nil && g.cfg.Oracle.DB != nil {
+					opts.Readings = g.cfg.Oracle.DB
+				}
+				b, err := k.build(ctx, g.cfg.Ledger, nil, reader, in.ID, opts)
+				if err != nil {
+					return nil, err
+				}
+				raw, err := bundle.Marshal(b)
+				if err != nil {
+					return nil, err
+				}
+				return &statementOutput{ContentType: "application/json", ContentDisposition: `attachment; filename="` + in.ID + `.bundle.json"`, CacheControl: "no-cache", Body: raw}, nil
+			})
+	}
 }
 
 // FlagBody opens an inquiry.
