@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -70,7 +72,7 @@ func newProblem(ctx huma.Context, status int, msg string, errs ...error) huma.St
 		}
 		var d huma.ErrorDetailer
 		if errors.As(e, &d) {
-			details = append(details, d.ErrorDetail())
+			details = append(details, shortDetail(d.ErrorDetail()))
 		} else {
 			details = append(details, &huma.ErrorDetail{Message: e.Error()})
 		}
@@ -148,4 +150,24 @@ func newProblem(ctx huma.Context, status int, msg string, errs ...error) huma.St
 		p.headers = http.Header{"Retry-After": []string{retryAfter}}
 	}
 	return p
+}
+
+// maxEchoed bounds how much of a bad value a problem repeats back.
+const maxEchoed = 200
+
+// shortDetail is a validation detail whose echoed value is at most
+// maxEchoed bytes of its JSON (longer values are cut, with "…"), so a bad
+// megabyte is not answered with another.
+func shortDetail(d *huma.ErrorDetail) *huma.ErrorDetail {
+	if d == nil || d.Value == nil {
+		return d
+	}
+	raw, err := json.Marshal(d.Value)
+	if err != nil || len(raw) <= maxEchoed {
+		return d
+	}
+	c := *d
+	c.Value = string(raw[:maxEchoed]) + "…"
+	c.Message = strings.ReplaceAll(c.Message, fmt.Sprint(d.Value), "…")
+	return &c
 }
