@@ -310,6 +310,12 @@ func (b *builder) batch(batchID string) (*Batch, error) {
 		}
 		out.History = append(out.History, HistoryEntry{Ref: v.Ref, Timestamp: e.Timestamp, Value: v.Value})
 	}
+	// Oldest first: Fabric answers a key's history newest first, the
+	// embedded ledger oldest first.
+	sort.Slice(out.History, func(i, j int) bool {
+		a, c := out.History[i].Ref, out.History[j].Ref
+		return a.Block < c.Block || (a.Block == c.Block && a.Tx < c.Tx)
+	})
 	return out, nil
 }
 

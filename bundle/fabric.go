@@ -284,7 +284,8 @@ func readFabric(bd *Bundle, rep *Report) (*evidence, *msps) {
 	type config struct {
 		m        *msps
 		orderers map[string]bool
-		err      error
+		err      error // why blocks naming it cannot be verified
+		own      error // why the configuration block itself does not verify
 	}
 	configs := map[uint64]*config{}
 	configOf := func(n uint64) *config {
@@ -302,9 +303,11 @@ func readFabric(bd *Bundle, rep *Report) (*evidence, *msps) {
 			c.m, c.orderers, c.err = fabricMSPs(fb.config)
 			if c.err == nil {
 				// The configuration block must itself verify, by its own
-				// ordering organisations.
-				if err := checkFabricBlock(fb, c.m, c.orderers, lg.Channel); err != nil {
-					c.err = fmt.Errorf("its channel configuration, block %d, does not verify: %w", n, err)
+				// ordering organisations; the genesis block, which no
+				// orderer signs, is the channel's root of trust: its MSP
+				// roots are what a verifier compares (--msp-dir).
+				if err := checkFabricBlock(fb, c.m, c.orderers, lg.Channel, n == 0); err != nil {
+					c.own, c.err = err, fmt.Errorf("its channel configuration, block %d, does not verify: %w", n, err)
 				}
 			}
 		}
@@ -317,8 +320,11 @@ func readFabric(bd *Bundle, rep *Report) (*evidence, *msps) {
 		name := fmt.Sprintf("ledger: block %d", n)
 		c := configOf(fb.lastConfig)
 		err := c.err
+		if fb.lastConfig == n && c.own != nil {
+			err = c.own
+		}
 		if err == nil {
-			err = checkFabricBlock(fb, c.m, c.orderers, lg.Channel)
+			err = checkFabricBlock(fb, c.m, c.orderers, lg.Channel, n == 0)
 		}
 		if err != nil {
 			rep.fail(name, "%v", err)
@@ -330,7 +336,11 @@ func readFabric(bd *Bundle, rep *Report) (*evidence, *msps) {
 		if fb.config != nil {
 			what = fmt.Sprintf("the channel configuration (%s)", strings.Join(c.m.ids(), ", "))
 		}
-		rep.pass(name, "%s; its data hash covers them and the ordering service signed it (configuration of block %d)", what, fb.lastConfig)
+		if n == 0 {
+			rep.pass(name, "the genesis block, %s; its data hash covers it; no orderer signs it: its MSP roots are the channel's root of trust", what)
+		} else {
+			rep.pass(name, "%s; its data hash covers them and the ordering service signed it (configuration of block %d)", what, fb.lastConfig)
+		}
 		for i, lt := range fb.lb.Txs {
 			ft := fb.txs[i]
 			if ft == nil || lt.check != nil {
@@ -344,8 +354,8 @@ func readFabric(bd *Bundle, rep *Report) (*evidence, *msps) {
 }
 
 // checkFabricBlock checks a block's data hash and the ordering service's
-// signatures over its header.
-func checkFabricBlock(fb *fabricBlock, m *msps, orderers map[string]bool, channel string) error {
+// signatures over its header. The genesis block carries none.
+func checkFabricBlock(fb *fabricBlock, m *msps, orderers map[string]bool, channel string, genesis bool) error {
 	blk := fb.blk
 	sum := sha256.Sum256(bytes.Join(blk.Data.Data, nil))
 	if !bytes.Equal(sum[:], blk.Header.DataHash) {
@@ -357,14 +367,16 @@ func checkFabricBlock(fb *fabricBlock, m *msps, orderers map[string]bool, channe
 		}
 	}
 	md := blk.Metadata.Metadata
-	if len(md) <= int(common.BlockMetadataIndex_SIGNATURES) {
-		return fmt.Errorf("it carries no orderer signatures")
-	}
 	var meta common.Metadata
-	if err := unmarshal(md[common.BlockMetadataIndex_SIGNATURES], &meta, "the signatures metadata"); err != nil {
-		return err
+	if len(md) > int(common.BlockMetadataIndex_SIGNATURES) {
+		if err := unmarshal(md[common.BlockMetadataIndex_SIGNATURES], &meta, "the signatures metadata"); err != nil {
+			return err
+		}
 	}
 	if len(meta.Signatures) == 0 {
+		if genesis && fb.config != nil {
+			return nil
+		}
 		return fmt.Errorf("it carries no orderer signatures")
 	}
 	header := blockHeaderBytes(blk.Header)

@@ -3,12 +3,14 @@ package bundle_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
@@ -140,6 +142,7 @@ func TestFabricBundles(t *testing.T) {
 	mint := b.Batches[0].Attestation.Ref
 	p := "batch " + res.BatchID + ": "
 	other := otherRoot(t)
+	orderer := ordererKey(t, netw.OrgsDir())
 	cases := []mutation{
 		{name: "an hour's matched Wh", path: "batches.0.attestation.value.attestation.attestation.hours.3.matched_wh", edit: add(1),
 			want: []string{p + "attestation: the bundle's copy differs", p + "R2: hour"}},
@@ -171,6 +174,44 @@ func TestFabricBundles(t *testing.T) {
 				rehashFabric(blk)
 			})
 		}, want: []string{fmt.Sprintf("ledger: block %d: the orderer's signature", mint.Block)}},
+		// A block the orderer signed again (its key in hand): the
+		// creator's and the endorsers' signatures still catch it.
+		{name: "an endorsement, the block re-signed", all: func(t *testing.T, doc map[string]any) {
+			editFabricBlock(t, doc, mint.Block, func(blk *common.Block) {
+				editEndorsement(t, blk, int(mint.Tx), func(e *peer.Endorsement) { e.Signature[12] ^= 1 })
+				rehashFabric(blk)
+				resign(t, blk, orderer)
+			})
+		}, want: []string{"ledger: transaction " + mint.TxID + ": block", "the creator's signature", p + "attestation: transaction"}},
+		// The orderer and the creator colluding: the endorsing peers'
+		// signatures still catch it.
+		{name: "an endorsement, the transaction and the block re-signed", all: func(t *testing.T, doc map[string]any) {
+			editFabricBlock(t, doc, mint.Block, func(blk *common.Block) {
+				editEndorsement(t, blk, int(mint.Tx), func(e *peer.Endorsement) { e.Signature[12] ^= 1 })
+				resignEnvelope(t, blk, int(mint.Tx), e.OracleA)
+				rehashFabric(blk)
+				resign(t, blk, orderer)
+			})
+		}, want: []string{"ledger: transaction " + mint.TxID + ": block", "the endorsement of", p + "attestation: transaction"}},
+		{name: "a write, the transaction and the block re-signed", all: func(t *testing.T, doc map[string]any) {
+			editFabricBlock(t, doc, mint.Block, func(blk *common.Block) {
+				editWrites(t, blk, int(mint.Tx), name, func(w *kvrwset.KVWrite) {
+					w.Value = bytes.Replace(w.Value, []byte(`"escrowed":0`), []byte(`"escrowed":1`), 1)
+				})
+				resignEnvelope(t, blk, int(mint.Tx), e.OracleA)
+				rehashFabric(blk)
+				resign(t, blk, orderer)
+			})
+		}, want: []string{"ledger: transaction " + mint.TxID + ": block", "the endorsement of", p + "history: version 1"}},
+		{name: "a write, the block re-signed", all: func(t *testing.T, doc map[string]any) {
+			editFabricBlock(t, doc, mint.Block, func(blk *common.Block) {
+				editWrites(t, blk, int(mint.Tx), name, func(w *kvrwset.KVWrite) {
+					w.Value = bytes.Replace(w.Value, []byte(`"escrowed":0`), []byte(`"escrowed":1`), 1)
+				})
+				rehashFabric(blk)
+				resign(t, blk, orderer)
+			})
+		}, want: []string{"ledger: transaction " + mint.TxID + ": block", "the creator's signature", p + "history: version 1"}},
 		{name: "the validation flag", all: func(t *testing.T, doc map[string]any) {
 			editFabricBlock(t, doc, mint.Block, func(blk *common.Block) {
 				blk.Metadata.Metadata[common.BlockMetadataIndex_TRANSACTIONS_FILTER][mint.Tx] = byte(peer.TxValidationCode_MVCC_READ_CONFLICT)
@@ -178,11 +219,17 @@ func TestFabricBundles(t *testing.T) {
 		}, want: []string{p + "attestation: transaction", "is MVCC_READ_CONFLICT, not valid"}},
 		{name: "a certificate", all: func(t *testing.T, doc map[string]any) {
 			cfg := configBlockOf(t, doc, mint.Block)
+			editFabricBlock(t, doc, cfg, func(blk *common.Block) { editMSP(t, blk, consortium.OracleAMSP, other) })
+		}, want: []string{"ledger: block 0: its transactions do not hash to its data hash", "its channel configuration, block 0, does not verify"}},
+		// The genesis block, which no orderer signs, rewritten whole: the
+		// roots obtained independently catch it.
+		{name: "a certificate, the genesis block rehashed", all: func(t *testing.T, doc map[string]any) {
+			cfg := configBlockOf(t, doc, mint.Block)
 			editFabricBlock(t, doc, cfg, func(blk *common.Block) {
 				editMSP(t, blk, consortium.OracleAMSP, other)
 				rehashFabric(blk)
 			})
-		}, want: []string{"its channel configuration, block", "does not verify: the orderer's signature"}},
+		}, want: []string{"ledger: MSP roots: OracleAMSP's root certificate \"ca.forger\" is not the trusted one", "was not issued by OracleAMSP's CA"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -379,4 +426,64 @@ func editMSP(t *testing.T, blk *common.Block, mspID string, root []byte) {
 	pl.Data = mustMarshal(t, &ce)
 	env.Payload = mustMarshal(t, &pl)
 	blk.Data.Data[0] = mustMarshal(t, &env)
+}
+
+// ordererKey reads the ordering node's signing key.
+func ordererKey(t *testing.T, orgs string) *ecdsa.PrivateKey {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(orgs, fabricnet.OrdererMSP, "nodes", "orderer0", "msp", "keystore", "priv_sk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(raw)
+	if blk == nil {
+		t.Fatal("the orderer's key is not PEM")
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
+		if ek, ok := k.(*ecdsa.PrivateKey); ok {
+			return ek
+		}
+	}
+	k, err := x509.ParseECPrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// resign signs a block's header again with the orderer's key, keeping the
+// signature header.
+func resign(t *testing.T, blk *common.Block, key *ecdsa.PrivateKey) {
+	t.Helper()
+	var md common.Metadata
+	mustUnmarshal(t, blk.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES], &md)
+	header, err := asn1.Marshal(struct {
+		Number       *big.Int
+		PreviousHash []byte
+		DataHash     []byte
+	}{new(big.Int).SetUint64(blk.Header.Number), blk.Header.PreviousHash, blk.Header.DataHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256(bytes.Join([][]byte{md.Value, md.Signatures[0].SignatureHeader, header}, nil))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	md.Signatures[0].Signature = sig
+	blk.Metadata.Metadata[common.BlockMetadataIndex_SIGNATURES] = mustMarshal(t, &md)
+}
+
+// resignEnvelope signs envelope i's payload again as id.
+func resignEnvelope(t *testing.T, blk *common.Block, i int, id *greenmint.Identity) {
+	t.Helper()
+	var env common.Envelope
+	mustUnmarshal(t, blk.Data.Data[i], &env)
+	digest := sha256.Sum256(env.Payload)
+	sig, err := id.Signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Signature = sig
+	blk.Data.Data[i] = mustMarshal(t, &env)
 }
