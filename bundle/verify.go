@@ -47,7 +47,7 @@ func Verify(bd *Bundle, opts VerifyOptions) *Report {
 	}
 	checkRoots(rep, members, opts.Roots)
 
-	v := &verifier{rep: rep, ev: ev, batches: map[string]*greenmint.Batch{}, histories: map[string][]historyVersion{}}
+	v := &verifier{rep: rep, ev: ev, histories: map[string][]historyVersion{}}
 	switch bd.Subject.Kind {
 	case KindBatch:
 		if len(bd.Batches) != 1 || bd.Batches[0].ID != bd.Subject.ID {
@@ -699,7 +699,6 @@ func (v *verifier) history(p string, b *Batch, a *greenmint.Attestation, rec *gr
 		return
 	}
 	last := out[len(out)-1].batch
-	v.batches[b.ID] = &last
 	v.histories[b.ID] = out
 	v.rep.pass(name, "%d versions, each written by its transaction, each transaction having read the version before; issued %d = tradable %d + escrowed %d + retired %d + cancelled %d (R3) after each; now %s",
 		len(out), last.Issued, last.Tradable, last.Escrowed, last.Retired, last.Cancelled, last.Status)
