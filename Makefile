@@ -49,7 +49,7 @@ test-fabric:
 		exit 0; fi; \
 	$(MAKE) --no-print-directory fabric-down >/dev/null 2>&1; \
 	$(MAKE) --no-print-directory fabric-up || exit 1; \
-	GREENMINT_FABRIC_DIR=$(abspath $(FABRIC_DIR)) $(GO) test -p 1 -count=1 -timeout 20m -v -run 'Fabric|Connection' ./ledger/fabric/ ./cmd/greenmint/ ./api/; rc=$$?; \
+	GREENMINT_FABRIC_DIR=$(abspath $(FABRIC_DIR)) $(GO) test -p 1 -count=1 -timeout 20m -v -run 'Fabric|Connection' ./ledger/fabric/ ./cmd/greenmint/ ./api/ ./bundle/; rc=$$?; \
 	./$(BIN) demo --ledger fabric --connection $(FABRIC_DIR)/connection.json || rc=1; \
 	$(MAKE) --no-print-directory fabric-down; exit $$rc
 

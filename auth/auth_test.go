@@ -17,8 +17,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/greenmint/greenmint"
-	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
+	"github.com/greenmint/greenmint/internal/store/storetest"
 )
 
 // clock is a settable time source for Config.Now.
@@ -41,7 +41,7 @@ func testConfig(c *clock) Config {
 
 // eachDB runs f on a fresh Service over every database Greenmint ships.
 func eachDB(t *testing.T, f func(t *testing.T, db *store.DB, s *Service, c *clock)) {
-	for name, db := range greenminttest.StoreDBs(t) {
+	for name, db := range storetest.StoreDBs(t) {
 		t.Run(name, func(t *testing.T) {
 			c := &clock{t: t0}
 			s, err := New(context.Background(), db, testConfig(c))
@@ -274,7 +274,7 @@ func TestKeyRotation(t *testing.T) {
 
 // TestNewRefusesBadConfig: no issuer, or a KEK of the wrong size.
 func TestNewRefusesBadConfig(t *testing.T) {
-	db := greenminttest.StoreDBs(t)["sqlite"]
+	db := storetest.StoreDBs(t)["sqlite"]
 	c := &clock{t: t0}
 	for _, tc := range []struct {
 		name string

@@ -4,10 +4,12 @@
 // file or a PostgreSQL DSN) and which organisations, users, oracles and
 // policy (the consortium file, docs/consortium.md). Every command of
 // cmd/greenmint opens its workspace here; the demo is one preset of it
-// (consortium.Demo). Services and Gateway build the REST gateway over a
-// workspace (one database; auth and the keyring from one key-encryption
-// key setting; the read model's projector; the in-process oracle), and
-// SeedUsers makes its first users (greenmint serve).
+// (consortium.Demo). Services builds the parts the REST gateway runs on
+// over a workspace (one database; auth and the keyring from one
+// key-encryption key setting; the read model's projector; the in-process
+// oracle), and SeedUsers makes its first users; greenmint serve puts the
+// gateway on them (so that the workspace, which tests of every package
+// use, depends on no HTTP code).
 //
 // A workspace directory holds organizations/ (the consortium: CAs, users'
 // identities, oracle keys, consortium.json), ledger/ (the embedded

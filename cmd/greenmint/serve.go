@@ -338,7 +338,7 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 		log.Info("users' ledger identities come from Fabric CA", "organisations", strings.Join(fca.MSPIDs(), ","))
 		ca = fca
 	}
-	gw, err := w.Gateway(ctx, workspace.GatewayOptions{
+	gw, err := buildGateway(ctx, w, gatewayOptions{
 		ServiceOptions: workspace.ServiceOptions{DB: db, PublicURL: public, KEKs: keks, CA: ca, InProcessOracle: s.oracle == oracleInProcess,
 			PasswordParams: m.passwordParams, Log: log},
 		MaxBody: s.maxBody, SecureCookies: strings.HasPrefix(public, "https://"), Web: s.webApp,
@@ -410,7 +410,7 @@ func (m *Main) serveGateway(ctx context.Context, gf gatewayFlags) error {
 // leaderWork is what the leading replica runs until ctx ends: the read
 // model's projector and the webhook sender, each started again a second
 // after it stops on an error (a ledger or database that went away).
-func leaderWork(ctx context.Context, gw *workspace.Gateway, log *slog.Logger) {
+func leaderWork(ctx context.Context, gw *servedGateway, log *slog.Logger) {
 	var wg sync.WaitGroup
 	wg.Go(func() { keepRunning(ctx, log, "read model projector", gw.Projector.Run) })
 	if gw.Sender != nil {
@@ -523,7 +523,7 @@ type bannerLogin struct {
 // printBanner prints where the gateway listens and, on the embedded
 // ledger, the demo logins with their passwords (on Fabric, where they are
 // the first admins of a real network, only where the passwords are kept).
-func (m *Main) printBanner(s *gatewaySettings, w *workspace.Workspace, gw *workspace.Gateway, seeded *workspace.Seeded, sim *simulator, created bool, listenURL, public string) error {
+func (m *Main) printBanner(s *gatewaySettings, w *workspace.Workspace, gw *servedGateway, seeded *workspace.Seeded, sim *simulator, created bool, listenURL, public string) error {
 	b := serveBanner{URL: public, Listen: listenURL, Docs: public + "/docs", OpenAPI: public + "/openapi.json", Ledger: s.ledger,
 		Database: gw.DB.Dialect() + " " + store.RedactDSN(s.dsn()), Oracle: oracleNone, Created: created, Seeded: seeded.Created,
 		LoginsAt: filepath.Join(s.dir, loginsFile)}

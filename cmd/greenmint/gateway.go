@@ -1,4 +1,4 @@
-package workspace
+package main
 
 import (
 	"context"
@@ -13,12 +13,13 @@ import (
 	"github.com/greenmint/greenmint/keyring"
 	"github.com/greenmint/greenmint/statement"
 	"github.com/greenmint/greenmint/webhook"
+	"github.com/greenmint/greenmint/workspace"
 )
 
-// GatewayOptions configure Gateway: the services' options and the HTTP
-// API's limits.
-type GatewayOptions struct {
-	ServiceOptions
+// gatewayOptions configure buildGateway: the services' options and the
+// HTTP API's limits.
+type gatewayOptions struct {
+	workspace.ServiceOptions
 	Limits api.Limits
 	// MaxBody bounds a request's body; zero takes the gateway's default.
 	MaxBody int64
@@ -28,23 +29,23 @@ type GatewayOptions struct {
 	Web fs.FS
 }
 
-// Gateway is the REST gateway over a workspace and the services it runs
-// on. The caller runs the projector (Projector.Run) and the webhook sender
+// servedGateway is the REST gateway over a workspace and the services it
+// runs on. The caller runs the projector (Projector.Run) and the webhook sender
 // (Sender.Run), each once per deployment (with replicas: in the one
 // package leader elects, while the others run Projector.Follow), serves
 // API.Handler() and closes the database.
-type Gateway struct {
-	*Services
+type servedGateway struct {
+	*workspace.Services
 	API      *api.Gateway
 	Webhooks *webhook.Service
 	Sender   *webhook.Sender
 }
 
-// Gateway builds the REST gateway over w: its Services (one database for
+// buildGateway builds the REST gateway over w: its Services (one database for
 // everything, auth, the keyring, the projector, the in-process oracle if
 // asked) and the API, whose registry is the consortium file's registry
 // organisation.
-func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway, error) {
+func buildGateway(ctx context.Context, w *workspace.Workspace, opts gatewayOptions) (*servedGateway, error) {
 	s, err := w.Services(ctx, opts.ServiceOptions)
 	if err != nil {
 		return nil, err
@@ -55,7 +56,7 @@ func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway,
 		PublicURL: opts.PublicURL,
 	}
 	for i, k := range opts.KEKs {
-		sk, err := StatementKey(k)
+		sk, err := statementKey(k)
 		if err != nil {
 			return nil, err
 		}
@@ -68,11 +69,11 @@ func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway,
 	if s.Ingester != nil {
 		cfg.Oracle = &api.GatewayOracle{Ingester: s.Ingester, Submitter: s.Submitter, DB: s.DB}
 	}
-	out := &Gateway{Services: s}
+	out := &servedGateway{Services: s}
 	if len(opts.KEKs) > 0 {
 		master, err := hkdf.Key(sha256.New, opts.KEKs[0].Key, nil, webhookKeyInfo, webhook.MasterKeySize)
 		if err != nil {
-			return nil, greenmint.E(greenmint.EINTERNAL, "workspace.Gateway", err, "webhook key")
+			return nil, greenmint.E(greenmint.EINTERNAL, "greenmint serve", err, "webhook key")
 		}
 		if out.Webhooks, err = webhook.NewService(s.DB, webhook.ServiceConfig{MasterKey: master, Now: opts.Now}); err != nil {
 			return nil, err
@@ -85,7 +86,7 @@ func (w *Workspace) Gateway(ctx context.Context, opts GatewayOptions) (*Gateway,
 	}
 	g, err := api.NewGateway(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("workspace.Gateway: %w", err)
+		return nil, fmt.Errorf("greenmint serve: %w", err)
 	}
 	out.API = g
 	return out, nil
@@ -101,15 +102,15 @@ const webhookKeyInfo = "greenmint webhook master key v1"
 // key from a key-encryption key.
 const statementKeyInfo = "greenmint retirement statement signing key v1"
 
-// StatementKey is the Ed25519 key that signs retirement statements' JSON,
+// statementKey is the Ed25519 key that signs retirement statements' JSON,
 // derived from a key-encryption key with HKDF-SHA256 (nothing more to keep
 // secret); its kid names the KEK it comes from. A KEK rotation makes a new
 // statement key; the old one stays published while its KEK is configured
 // (docs/statement.md).
-func StatementKey(k keyring.KEK) (statement.Key, error) {
+func statementKey(k keyring.KEK) (statement.Key, error) {
 	seed, err := hkdf.Key(sha256.New, k.Key, nil, statementKeyInfo, ed25519.SeedSize)
 	if err != nil {
-		return statement.Key{}, greenmint.E(greenmint.EINTERNAL, "workspace.StatementKey", err, "key-encryption key %q", k.ID)
+		return statement.Key{}, greenmint.E(greenmint.EINTERNAL, "greenmint serve", err, "key-encryption key %q", k.ID)
 	}
 	return statement.Key{ID: "statement-" + k.ID, Private: ed25519.NewKeyFromSeed(seed)}, nil
 }
