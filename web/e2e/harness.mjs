@@ -141,6 +141,7 @@ export const checked = []
 
 /** check waits for the page to settle, saves its screenshot and runs axe-core on it. */
 export async function check(page, name) {
+  await page.bringToFront()
   await page.waitForSelector('h1')
   await page.waitForFunction(() => ![...document.querySelectorAll('[role=status]')].some((e) => /Loading|Reading the hours|Checking/.test(e.textContent ?? '')), null, { timeout: 60_000 })
   await page.waitForTimeout(300)

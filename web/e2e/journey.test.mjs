@@ -46,6 +46,14 @@ test('the public page and sign-in work without an account', async () => {
   await page.goto('/miner')
   await page.waitForURL('**/login')
   await check(page, 'login')
+  // The keyboard alone signs in: the first field has focus after the skip
+  // to it, Tab moves on, Enter submits.
+  await page.focus('#login')
+  await page.keyboard.type('miner')
+  await page.keyboard.press('Tab')
+  await page.keyboard.type('not the password')
+  await page.keyboard.press('Enter')
+  assert.match(await page.locator('.problem').textContent(), /session has ended|sign in|password/i)
   await page.fill('#login', 'miner')
   await page.fill('#password', 'not the password')
   await page.click('button[type=submit]')
@@ -186,12 +194,19 @@ test('a buyer filters the marketplace and reserves; the miner confirms payment, 
   const row = page.locator('tr', { hasText: state.batches[0] })
   await row.waitFor()
   await check(page, 'buyer-marketplace')
+  state.listing = (await row.locator('a').first().textContent()).trim()
   await row.getByRole('button', { name: 'Reserve' }).click()
   await page.getByText('Reserved: pay the seller').waitFor()
 
   const miner = pages.miner
+  await miner.bringToFront() // a page in the background does not poll
   const confirm = miner.getByRole('button', { name: 'Confirm payment' })
-  await confirm.waitFor({ timeout: 30_000 })
+  await confirm.waitFor({ timeout: 30_000 }).catch(async (e) => {
+    await miner.screenshot({ path: 'e2e/screenshots/debug-confirm.png', fullPage: true })
+    await page.screenshot({ path: 'e2e/screenshots/debug-reserve.png', fullPage: true })
+    console.log('DEBUG', await miner.evaluate(async () => performance.getEntriesByType('resource').filter((e) => e.name.includes('/v1/')).slice(-12).map((e) => `${e.name.replace(location.origin, '')} ${e.startTime.toFixed(0)}+${e.duration.toFixed(0)}`)), await miner.evaluate(() => performance.now()))
+    throw e
+  })
   await confirm.click()
   await miner.getByText('Payment confirmed').waitFor()
 
@@ -208,6 +223,7 @@ test('a buyer filters the marketplace and reserves; the miner confirms payment, 
 
 test('the buyer retires parts of two batches into one statement; the public page shows it retired', async () => {
   const page = pages.buyer
+  await page.bringToFront()
   await page.goto('/buyer/portfolio')
   const q1 = Math.floor(state.q1 / 2)
   const q2 = Math.floor(state.q2 / 4)
@@ -250,6 +266,10 @@ test('the buyer retires parts of two batches into one statement; the public page
   await pub.goto(`/verify/batches/${state.batches[0]}`)
   await pub.locator('[data-testid=verdict]').waitFor()
   await check(pub, 'public-batch-phone')
+  await pub.goto(`/verify/listings/${state.listing}`)
+  await pub.locator('[data-testid=verdict]').waitFor()
+  assert.match(await pub.locator('main').textContent(), /sold/)
+  await check(pub, 'public-listing-phone')
   await phone.close()
 })
 
@@ -273,6 +293,7 @@ test('an auditor follows a batch and flags it; the registry resolves the flag', 
   await check(page, 'auditor-search')
 
   const reg = pages.registry
+  await reg.bringToFront()
   await reg.goto('/registry/flags')
   const rf = reg.locator('form[aria-label^="Resolve flag"]').first()
   await rf.waitFor()

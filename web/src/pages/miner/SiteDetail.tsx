@@ -143,6 +143,7 @@ export default function SiteDetail() {
             <p className="hint">Grey: hours without data (gaps). Blue: grid surplus hours.</p>
             <Series s={shaped} />
             <h3>Matched share, hour × day</h3>
+            <p className="hint">Grey: hours without data.</p>
             <Heatmap s={shaped} />
             <details>
               <summary>The days as a table</summary>
