@@ -8,6 +8,7 @@
 // of it, and axe-core found no serious or critical violation on any page.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFile } from 'node:fs/promises'
 import { api, check, checked, launch, meterKey, readingsCSV, signIn, startServer, token, until, violations } from './harness.mjs'
 
 const SITE = 'SITE0777'
@@ -250,8 +251,13 @@ test('the buyer retires parts of two batches into one statement; the public page
   assert.ok(m, done)
   state.statement = m[1]
   await page.goto('/buyer/statements')
-  await page.getByText(state.statement).waitFor()
+  await page.getByRole('cell', { name: state.statement, exact: true }).waitFor()
   await check(page, 'buyer-statements')
+  // The statement's PDF, from its link.
+  const pdfLink = page.getByRole('link', { name: `PDF of statement ${state.statement}` })
+  const [download] = await Promise.all([page.waitForEvent('download'), pdfLink.click()])
+  const pdf = await readFile(await download.path())
+  assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', 'the statement download is not a PDF')
 
   const phone = await browser.newContext({ baseURL: srv.url, bypassCSP: true, viewport: { width: 390, height: 844 }, isMobile: true })
   const pub = await phone.newPage()

@@ -1,7 +1,7 @@
 import { Suspense } from 'react'
 import { NavLink, Outlet, useNavigate } from 'react-router'
 import { useSignOut, type User } from '../auth'
-import { LIVE_MS, hasEventStream } from '../lib/live'
+import { LIVE_MS, useEventStream } from '../lib/live'
 
 const nav: Record<string, [string, string][]> = {
   miner: [
@@ -33,6 +33,7 @@ const nav: Record<string, [string, string][]> = {
 export function Layout({ user }: { user: User }) {
   const signOut = useSignOut()
   const navigate = useNavigate()
+  const streaming = useEventStream()
   return (
     <>
       <a className="skip" href="#main">
@@ -58,8 +59,8 @@ export function Layout({ user }: { user: User }) {
             <strong>{user.login}</strong> · {user.org} · <span className="role">{user.role}</span>
             {user.admin ? ' (admin)' : ''}
           </span>
-          <span className="live" title={hasEventStream ? 'Live: event stream' : `Live: refreshed every ${LIVE_MS / 1000} s`}>
-            <span aria-hidden="true">●</span> live
+          <span className="live" title={streaming ? 'Live: following the event stream' : `Refreshed every ${LIVE_MS / 1000} s`}>
+            <span aria-hidden="true">{streaming ? '●' : '○'}</span> {streaming ? 'live' : 'polling'}
           </span>
           <button
             type="button"

@@ -9,6 +9,7 @@ import { date, day, energy, num, quantity } from '../../lib/format'
 import { Field, FormStatus, Submit, useSchemaForm } from '../../components/form'
 import { Coming, Loading, Page, Section, Status } from '../../components/ui'
 import { ResolveForm } from '../registry/ResolveForm'
+import { BundleCheck } from '../../components/BundleCheck'
 
 function Step({ title, ok, children }: { title: string; ok?: boolean; children: ReactNode }) {
   return (
@@ -141,11 +142,20 @@ export default function Provenance() {
           </form>
         </Section>
       ) : null}
-      {!has('POST /proofs/verify') ? (
-        <Section title="Proof bundle">
-          <Coming>Dropping a batch's proof bundle here to verify it arrives with the gateway's next release (bundles are not issued yet).</Coming>
-        </Section>
-      ) : null}
+      <Section title="Proof bundle">
+        {has('GET /public/batches/{id}/bundle') ? (
+          <>
+            <p>
+              <a href={`/v1/public/batches/${encodeURIComponent(id)}/bundle`} download={`${id}.bundle.json`}>
+                Download this batch's proof bundle
+              </a>
+            </p>
+            <BundleCheck />
+          </>
+        ) : (
+          <Coming>Proof bundles arrive with the gateway's next release.</Coming>
+        )}
+      </Section>
     </Page>
   )
 }

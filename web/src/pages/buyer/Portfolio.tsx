@@ -6,12 +6,15 @@ import { ApiError, messageOf } from '../../api/problem'
 import { buildBody, type FieldErrors } from '../../api/validate'
 import { live } from '../../lib/live'
 import { num } from '../../lib/format'
-import { Field, FormStatus, type SchemaForm } from '../../components/form'
+import { ActionStatus, Field, FormStatus, useAction, type SchemaForm } from '../../components/form'
 import { Loading, Page, Section, Table } from '../../components/ui'
 
 export default function Portfolio() {
   const holdings = useQuery({ queryKey: ['holdings'], queryFn: () => unwrap(api.GET('/holdings', { params: { query: { limit: 100 } } })), ...live })
   const qc = useQueryClient()
+  const account = useQuery({ queryKey: ['account'], queryFn: () => unwrap(api.GET('/account')), retry: false })
+  const noAccount = account.error instanceof ApiError && account.error.status === 404
+  const act = useAction()
   const [qty, setQty] = useState<Record<string, string>>({})
   const [values, setValues] = useState<Record<string, string>>({ beneficiary: '', jurisdiction: '', purpose: '', reporting_year: String(new Date().getUTCFullYear() - 1), reason: '' })
   const [errors, setErrors] = useState<FieldErrors>({})
@@ -77,6 +80,15 @@ export default function Portfolio() {
   }
   return (
     <Page title="Portfolio & retirement" lead="Your certificates. Retire parts of several batches into one statement, for a beneficiary and a reporting year. Retiring is irreversible.">
+      {noAccount ? (
+        <Section title="Your account">
+          <p>Your organisation has no account yet: open one to receive transfers (your first purchase opens it too).</p>
+          <button type="button" className="primary" disabled={!!act.busy} onClick={() => act.run('account', () => unwrap(api.POST('/account')), 'Account opened.')}>
+            Open our account
+          </button>
+          <ActionStatus action={act} />
+        </Section>
+      ) : null}
       <form onSubmit={submit} noValidate aria-label="Retire in bulk">
         <Section title="Holdings">
           <Loading q={holdings} empty={(d) => !d.items?.length}>

@@ -7,10 +7,10 @@ import { Coming, Loading, Page, Section, Table } from '../../components/ui'
 
 export default function Statements() {
   const q = useQuery({ queryKey: ['retirements'], queryFn: () => unwrap(api.GET('/retirements', { params: { query: { limit: 100 } } })), ...live })
-  const pdf = has('GET /retirements/{id}/pdf')
+  const pdf = has('GET /public/retirements/{id}/statement.pdf')
   return (
     <Page title="Retirement statements" lead="Each statement is public: its verification page (and the QR code on its PDF) shows anyone that it is real.">
-      {!pdf ? <Coming>Statement PDFs with a QR code arrive with the gateway's next release; each statement's public page works now.</Coming> : null}
+      {!pdf ? <Coming>Statement PDFs with a QR code arrive with the gateway's next release; each statement's public page works now.</Coming> : <p className="hint">Each PDF carries a QR code of the statement's public page.</p>}
       <Section title="Your statements">
         <Loading q={q} empty={(d) => !d.items?.length}>
           {(d) => (
@@ -34,8 +34,8 @@ export default function Statements() {
                   </td>
                   {pdf ? (
                     <td>
-                      <a href={`/v1/retirements/${encodeURIComponent(s.id)}/pdf`} download>
-                        PDF
+                      <a href={`/v1/public/retirements/${encodeURIComponent(s.id)}/statement.pdf`} download={`${s.id}.pdf`}>
+                        PDF <span className="sr-only">of statement {s.id}</span>
                       </a>
                     </td>
                   ) : null}

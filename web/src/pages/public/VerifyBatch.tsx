@@ -18,6 +18,11 @@ export default function VerifyBatch() {
       {q.data ? (
         <>
           <Verdict ok={q.data.checks.verified} what="batch" />
+          <p className="downloads">
+            <a href={`/v1/public/batches/${encodeURIComponent(id)}/bundle`} download={`${id}.bundle.json`}>
+              Proof bundle (check offline with greenmint verify)
+            </a>
+          </p>
           <BatchCard v={q.data} />
         </>
       ) : null}

@@ -19,6 +19,17 @@ export default function VerifyRetirement() {
       {q.data ? (
         <>
           <Verdict ok={q.data.verified} what="statement" />
+          <p className="downloads">
+            <a href={`/v1/public/retirements/${encodeURIComponent(id)}/statement.pdf`} download={`${id}.pdf`}>
+              Statement (PDF)
+            </a>
+            <a href={`/v1/public/retirements/${encodeURIComponent(id)}/statement.jws`} download={`${id}.jws`}>
+              Signed statement (JWS)
+            </a>
+            <a href={`/v1/public/retirements/${encodeURIComponent(id)}/bundle`} download={`${id}.bundle.json`}>
+              Proof bundle (check offline with greenmint verify)
+            </a>
+          </p>
           <section className="card" aria-label="Statement">
             <p className="big">
               <strong>Retired</strong> for <strong data-testid="beneficiary">{q.data.statement.beneficiary}</strong>
