@@ -33,10 +33,11 @@ export function Heatmap({ s }: { s: Shaped }) {
     animation: false,
     tooltip: {
       formatter: (p: { value: [number, number, number | null] }) =>
-        `${s.days[p.value[1]]} ${String(p.value[0]).padStart(2, '0')}:00 UTC<br/>matched: ${p.value[2] === null || p.value[2] < 0 ? 'no data' : percent(p.value[2])}`,
+        `${s.days[p.value[1]]} ${String(p.value[0]).padStart(2, '0')}:00 UTC<br/>matched: ${percent(p.value[2])}`,
     },
-    grid: { left: 80, right: 16, top: 8, bottom: 70 },
-    xAxis: { type: 'category', name: 'hour (UTC)', nameLocation: 'middle', nameGap: 28, data: Array.from({ length: 24 }, (_, i) => String(i)), splitArea: { show: true } },
+    // Hours without data have no cell: the grid's grey shows through.
+    grid: { left: 80, right: 16, top: 8, bottom: 70, show: true, backgroundColor: '#c8ccc9', borderWidth: 0 },
+    xAxis: { type: 'category', name: 'hour (UTC)', nameLocation: 'middle', nameGap: 28, data: Array.from({ length: 24 }, (_, i) => String(i)) },
     yAxis: { type: 'category', data: s.days, inverse: true },
     visualMap: {
       min: 0,
@@ -47,12 +48,11 @@ export function Heatmap({ s }: { s: Shaped }) {
       bottom: 0,
       text: ['100% matched', '0%'],
       inRange: { color: ['#f3e6c4', '#7fbf7f', '#0b6b3a'] },
-      outOfRange: { color: '#c8ccc9' }, // hours without data
     },
     series: [
       {
         type: 'heatmap',
-        data: s.cells.map(([h, d, v]) => [h, d, v === null ? -1 : v]),
+        data: s.cells.filter(([, , v]) => v !== null),
         progressive: 2000,
       },
     ],
