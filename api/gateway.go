@@ -99,6 +99,9 @@ type Gateway struct {
 	lim     *limits
 	roles   *roleCache
 	verify  *verifyCache
+	// builds caps the offline proof bundles built at once: each reads the
+	// ledger's blocks.
+	builds semaphore
 }
 
 // NewGateway builds the gateway's routes. Nothing listens: serve
@@ -156,16 +159,23 @@ func OpenAPIDocument() ([]byte, error) {
 func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	gin.SetMode(gin.ReleaseMode)
 	reg := prometheus.NewRegistry()
-	g := &Gateway{cfg: cfg, lim: newLimits(cfg.Limits), roles: newRoleCache(), verify: newVerifyCache(4096)}
+	g := &Gateway{cfg: cfg, lim: newLimits(cfg.Limits), roles: newRoleCache(), verify: newVerifyCache(4096), builds: make(semaphore, 2)}
 	g.metrics = newGatewayMetrics(reg, cfg.Projector, cfg.Ledger)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil)
 	r.Use(requestID(), securityHeaders(), accessLog(cfg.Log), g.metrics.middleware(), problems(cfg.Log), recovery(), g.bodyLimit())
 	web := webHandler(cfg.Web)
-	r.NoRoute(g.lim.anonymousLimit(), func(c *gin.Context) {
+	// The web app's files are static and cached: they are not rate
+	// limited (a page load fetches several at once); everything else
+	// that matches no route is, by address.
+	notFound := g.lim.anonymousLimit()
+	r.NoRoute(func(c *gin.Context) {
 		if web != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) && !isAPIPath(c.Request.URL.Path) {
 			web(c)
+			return
+		}
+		if notFound(c); c.IsAborted() {
 			return
 		}
 		fail(c, &statusError{status: http.StatusNotFound, err: greenmint.Errorf(greenmint.ENOTFOUND, "no route %s", c.Request.URL.Path)})

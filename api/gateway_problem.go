@@ -148,6 +148,9 @@ func newProblem(ctx huma.Context, status int, msg string, errs ...error) huma.St
 		Detail: msg, Code: code, Reason: reason, RequestID: requestID}, Errors: details}
 	if retryAfter != "" {
 		p.headers = http.Header{"Retry-After": []string{retryAfter}}
+		if ctx != nil {
+			ctx.SetHeader("Retry-After", retryAfter)
+		}
 	}
 	return p
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/greenmint/greenmint"
@@ -413,6 +414,10 @@ func (g *Gateway) bundleRoutes() {
 	} {
 		huma.Register(g.api, fileOperation(operation(http.MethodGet, k.path, k.id, k.summary, "public", anyone), "application/json", ""),
 			func(ctx context.Context, in *IDPath) (*statementOutput, error) {
+				if !g.builds.tryAcquire() {
+					return nil, tooMany(time.Second)
+				}
+				defer g.builds.release()
 				reader, err := g.cfg.Keyring.Identity(ctx, g.cfg.Reader)
 				if err != nil {
 					return nil, err

@@ -50,4 +50,16 @@ func TestWebAppIsServed(t *testing.T) {
 			t.Errorf("GET %s = %d %q (Cache-Control %q), want %d with %q and %q", c.path, res.StatusCode, body[:n], res.Header.Get("Cache-Control"), c.status, c.want, c.cache)
 		}
 	}
+	// The app's files are not rate limited: a page load fetches several,
+	// reloads fetch them again (the anonymous limit is 5 a second, burst 20).
+	for i := 0; i < 40; i++ {
+		res, err := http.Get(srv.URL + "/assets/app-1a2b.js")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("asset fetch %d answered %d", i, res.StatusCode)
+		}
+	}
 }
