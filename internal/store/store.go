@@ -67,7 +67,12 @@ func Open(dsn string) (*DB, error) {
 		}
 		dial = sqlite.Open(dsn + sep + "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=cache_size(-131072)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(10000)")
 	}
-	gdb, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true, PrepareStmt: true})
+	// No prepared-statement cache (gorm's PrepareStmt): with one SQLite
+	// connection it deadlocks when a transaction holding the connection
+	// waits for a statement another goroutine is preparing, which waits for
+	// the connection (seen with the webhook sender's concurrent deliveries);
+	// on PostgreSQL the same happens when the pool is exhausted.
+	gdb, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true})
 	if err != nil {
 		return nil, greenmint.E(greenmint.EUNAVAILABLE, "", err, "cannot open the %s database %s", dialect, RedactDSN(dsn))
 	}
