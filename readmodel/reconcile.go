@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/greenmint/greenmint"
@@ -110,9 +111,12 @@ func (p *Projector) Reconcile(ctx context.Context, reader *greenmint.Identity, l
 				return nil, fmt.Errorf("readmodel.Reconcile: %w", err)
 			}
 			if o.kind == store.KindBatch {
-				if want.Fields["technologies"], err = r.technologies(ctx, want.Fields["doc.attestation_id"]); err != nil {
+				a, err := r.attestation(ctx, want.Fields["doc.attestation_id"])
+				if err != nil {
 					return nil, fmt.Errorf("readmodel.Reconcile: batch %s: %w", o.entityKey(), err)
 				}
+				want.Fields["technologies"] = store.Technologies(a)
+				want.Fields["surplus_bp"] = strconv.FormatInt(store.SurplusBP(a), 10)
 			}
 			diffs = append(diffs, compare(o, want.Fields, row.Fields)...)
 		}
@@ -294,16 +298,17 @@ func (r *ledgerReader) batchFlags(ctx context.Context, batchID string) ([]greenm
 	return fs, nil
 }
 
-// technologies returns the technologies of the attestation with this ID
-// (its JSON string, as the batch's doc holds it).
-func (r *ledgerReader) technologies(ctx context.Context, attestationID string) (string, error) {
+// attestation returns the attestation with this ID (its JSON string, as
+// the batch's doc holds it): a batch's technologies and surplus share come
+// from it.
+func (r *ledgerReader) attestation(ctx context.Context, attestationID string) (greenmint.Attestation, error) {
 	var id string
 	if err := json.Unmarshal([]byte(attestationID), &id); err != nil {
-		return "", greenmint.E(greenmint.EINTERNAL, "", err, "attestation_id %s is not a string", attestationID)
+		return greenmint.Attestation{}, greenmint.E(greenmint.EINTERNAL, "", err, "attestation_id %s is not a string", attestationID)
 	}
 	var rec greenmint.AttestationRecord
 	if err := greenmint.EvaluateJSON(ctx, r.l, r.id, greenmint.QueryGetAttestation, greenmint.IDQuery{ID: id}, &rec); err != nil {
-		return "", err
+		return greenmint.Attestation{}, err
 	}
-	return store.Technologies(rec.Attestation.Attestation), nil
+	return rec.Attestation.Attestation, nil
 }

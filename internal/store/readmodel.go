@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/greenmint/greenmint"
 	"gorm.io/gorm"
@@ -51,6 +52,7 @@ type rmBatchRow struct {
 	Owner        string `gorm:"column:owner"`
 	Vintage      int64  `gorm:"column:vintage"`
 	Technologies string `gorm:"column:technologies"`
+	SurplusBP    int64  `gorm:"column:surplus_bp"`
 	Issued       int64  `gorm:"column:issued"`
 	Tradable     int64  `gorm:"column:tradable"`
 	Escrowed     int64  `gorm:"column:escrowed"`
@@ -243,7 +245,11 @@ func (db *DB) ApplyEvents(ctx context.Context, evs []ProjectedEvent) (int, error
 func applyEvent(tx *gorm.DB, ev *ProjectedEvent) error {
 	const op = "store.ApplyEvents"
 	keys := make([]string, 0, len(ev.Payload.Changes))
-	techs := map[string]string{} // batch ID → its attestation's technologies, from this event
+	type minted struct {
+		technologies string
+		surplusBP    int64
+	}
+	attested := map[string]minted{} // batch ID → what its attestation, written in this event, gives it
 	for _, c := range ev.Payload.Changes {
 		keys = append(keys, strings.Join(append([]string{c.Kind}, c.Key...), "/"))
 		if c.Kind == kindAttestation && !c.Deleted {
@@ -251,7 +257,7 @@ func applyEvent(tx *gorm.DB, ev *ProjectedEvent) error {
 			if err := json.Unmarshal(c.Value, &rec); err != nil {
 				return greenmint.E(greenmint.EINTERNAL, op, err, "attestation %v of transaction %s does not decode", c.Key, ev.Payload.TxID)
 			}
-			techs[rec.BatchID] = Technologies(rec.Attestation.Attestation)
+			attested[rec.BatchID] = minted{Technologies(rec.Attestation.Attestation), SurplusBP(rec.Attestation.Attestation)}
 		}
 	}
 	for _, c := range ev.Payload.Changes {
@@ -270,12 +276,17 @@ func applyEvent(tx *gorm.DB, ev *ProjectedEvent) error {
 		}
 		conflict := clause.OnConflict{UpdateAll: true}
 		if b, ok := row.(*rmBatchRow); ok {
-			// A batch's technologies come with its mint (the attestation
-			// written in the same transaction) and are kept afterwards.
-			b.Technologies = techs[b.ID]
+			// A batch's technologies and surplus share come with its mint
+			// (the attestation written in the same transaction) and are
+			// kept afterwards.
+			m, ok := attested[b.ID]
+			b.Technologies, b.SurplusBP = m.technologies, m.surplusBP
 			cols := []string{"instrument", "site_id", "country", "owner", "vintage", "issued", "tradable", "escrowed", "retired", "cancelled", "status", "open_flags", "doc"}
 			if b.Technologies != "" {
 				cols = append(cols, "technologies")
+			}
+			if ok {
+				cols = append(cols, "surplus_bp")
 			}
 			conflict = clause.OnConflict{Columns: []clause.Column{{Name: "id"}}, DoUpdates: clause.AssignmentColumns(cols)}
 		}
@@ -308,6 +319,38 @@ func Technologies(a greenmint.Attestation) string {
 	}
 	slices.Sort(ts)
 	return "," + strings.Join(ts, ",") + ","
+}
+
+// SurplusBP returns an attestation's grid surplus share as a batch's
+// surplus_bp column holds it: its hours whose grid state is
+// greenmint.GridSurplus over all the hours of its period, gaps included (as
+// package statement counts them), in basis points rounded down:
+// floor(10000·s/h), 0 to 10000. A period that is not a positive whole
+// number of hours, or holds fewer hours than its surplus hours, gives 0.
+func SurplusBP(a greenmint.Attestation) int64 {
+	start, err := greenmint.ParseTime(a.PeriodStart)
+	if err != nil {
+		return 0
+	}
+	end, err := greenmint.ParseTime(a.PeriodEnd)
+	if err != nil {
+		return 0
+	}
+	d := end.Sub(start)
+	if d <= 0 || d%time.Hour != 0 {
+		return 0
+	}
+	h := int64(d / time.Hour)
+	var s int64
+	for _, hr := range a.Hours {
+		if hr.GridState == greenmint.GridSurplus {
+			s++
+		}
+	}
+	if s > h {
+		return 0
+	}
+	return 10000 * s / h
 }
 
 // changeRow returns the row a change writes (or deletes: only its key is
@@ -459,6 +502,7 @@ func entityOf(kind string, row any) ProjectedEntity {
 		put("owner", r.Owner)
 		put("vintage", r.Vintage)
 		put("technologies", r.Technologies)
+		put("surplus_bp", r.SurplusBP)
 		put("issued", r.Issued)
 		put("tradable", r.Tradable)
 		put("escrowed", r.Escrowed)
@@ -528,8 +572,9 @@ func canonicalJSON(v json.RawMessage) string {
 // ProjectValue returns what the read model would hold for a ledger object
 // of kind with this value: the reference Reconcile compares rows with. ok
 // is false for a kind the read model does not project. A batch's
-// technologies come from its attestation, not its value: the caller sets
-// Fields["technologies"] (Technologies).
+// technologies and surplus share come from its attestation, not its value:
+// the caller sets Fields["technologies"] (Technologies) and
+// Fields["surplus_bp"] (SurplusBP).
 func ProjectValue(kind string, value []byte) (e ProjectedEntity, ok bool, err error) {
 	row, err := rmToRow(kind, value)
 	if err != nil {
@@ -617,6 +662,11 @@ type Filter struct {
 	Technology string
 	// Vintage is the year a batch's period starts.
 	Vintage int64
+	// MinSurplusBP selects batches (and holdings and listings of batches)
+	// whose grid surplus share, in basis points (SurplusBP: surplus hours
+	// over all the period's hours, rounded down), is at least this, 0 to
+	// 10000; 0 selects every batch.
+	MinSurplusBP int64
 	// Status is a site's, meter's, batch's, listing's or flag's status
 	// (holdings: their batch's).
 	Status string
@@ -662,6 +712,9 @@ func (f Filter) check(op string, accepts ...string) (int, error) {
 		}
 		return 0, greenmint.Errorf(greenmint.EINVALID, "%s: this list does not filter on %s", op, name)
 	}
+	if f.MinSurplusBP < 0 || f.MinSurplusBP > 10000 {
+		return 0, greenmint.Errorf(greenmint.EINVALID, "%s: minimum surplus share %d is out of range (0 to 10000 basis points)", op, f.MinSurplusBP)
+	}
 	return f.limit()
 }
 
@@ -687,7 +740,7 @@ func decodeCursor(c string, n int) ([]string, error) {
 }
 
 // batchFields are the batch columns batchFilters applies.
-var batchFields = []string{"Instrument", "Country", "SiteID", "Technology", "Vintage"}
+var batchFields = []string{"Instrument", "Country", "SiteID", "Technology", "Vintage", "MinSurplusBP"}
 
 // batchFilters applies the batch columns of f to q (b is the batches
 // table's name or alias).
@@ -698,6 +751,9 @@ func batchFilters(q *gorm.DB, f Filter, b string) *gorm.DB {
 	q = within(q, b+".technologies", f.Technology)
 	if f.Vintage != 0 {
 		q = q.Where(b+".vintage = ?", f.Vintage)
+	}
+	if f.MinSurplusBP != 0 {
+		q = q.Where(b+".surplus_bp >= ?", f.MinSurplusBP)
 	}
 	return q
 }
@@ -741,7 +797,7 @@ func docPage[T, R any](op, what string, q *gorm.DB, a, key string, f Filter, n i
 
 // ReadModelBatches returns a page of projected batches in ID order and the
 // cursor of the next page ("" after the last). It filters on Owner,
-// Status, Instrument, Country, SiteID, Technology and Vintage.
+// Status, Instrument, Country, SiteID, Technology, Vintage and MinSurplusBP.
 func (db *DB) ReadModelBatches(ctx context.Context, f Filter) ([]greenmint.Batch, string, error) {
 	const op = "store.ReadModelBatches"
 	n, err := f.check(op, append(batchFields, "Owner", "Status")...)
@@ -756,7 +812,7 @@ func (db *DB) ReadModelBatches(ctx context.Context, f Filter) ([]greenmint.Batch
 
 // ReadModelHoldings returns a page of projected holdings in (batch,
 // owner) order. It filters on Owner (the holder), BatchID, and its batch's
-// Status, Instrument, Country, SiteID, Technology and Vintage.
+// Status, Instrument, Country, SiteID, Technology, Vintage and MinSurplusBP.
 func (db *DB) ReadModelHoldings(ctx context.Context, f Filter) ([]greenmint.Holding, string, error) {
 	const op = "store.ReadModelHoldings"
 	n, err := f.check(op, append(batchFields, "Owner", "Status", "BatchID")...)
@@ -788,7 +844,7 @@ func (db *DB) ReadModelHoldings(ctx context.Context, f Filter) ([]greenmint.Hold
 
 // ReadModelListings returns a page of projected listings in ID order. It
 // filters on Owner (the seller), Buyer, Status (the listing's), BatchID,
-// and its batch's Instrument, Country, SiteID, Technology and Vintage.
+// and its batch's Instrument, Country, SiteID, Technology, Vintage and MinSurplusBP.
 func (db *DB) ReadModelListings(ctx context.Context, f Filter) ([]greenmint.Listing, string, error) {
 	const op = "store.ReadModelListings"
 	n, err := f.check(op, append(batchFields, "Owner", "Buyer", "Status", "BatchID")...)
