@@ -7,6 +7,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/auth"
+	"github.com/greenmint/greenmint/internal/store"
 )
 
 // BatchFilters are a list's filters on the batch's columns, with paging.
@@ -16,6 +17,16 @@ type BatchFilters struct {
 	Country    string `query:"country" maxLength:"2" doc:"ISO 3166-1 alpha-2 of the site"`
 	Technology string `query:"technology" maxLength:"64" doc:"A technology among the attestation's supplies, e.g. solar_pv_utility"`
 	Vintage    int64  `query:"vintage" minimum:"0" maximum:"9999" doc:"The year the period starts"`
+	// MinSurplusShare is store.Filter.MinSurplusBP.
+	MinSurplusShare int64 `query:"min_surplus_share" minimum:"0" maximum:"10000" doc:"The least grid surplus share of the batch, in basis points (0 to 10000; 2500 = 25%): the share of its period's hours, gaps included, that were grid surplus hours, rounded down to a basis point. 0 or absent: any"`
+}
+
+// filter returns the store filter of a list's batch filters and paging.
+func (in BatchFilters) filter() store.Filter {
+	f := filterOf(in.PageParams)
+	f.Instrument, f.Country, f.Technology, f.Vintage = in.Instrument, in.Country, in.Technology, in.Vintage
+	f.MinSurplusBP = in.MinSurplusShare
+	return f
 }
 
 func (g *Gateway) marketRoutes() {
@@ -31,8 +42,7 @@ func (g *Gateway) marketRoutes() {
 			SiteID string `query:"site_id" maxLength:"64"`
 			Status string `query:"status" enum:"active,withdrawn"`
 		}) (*listOutput[greenmint.Batch], error) {
-			f := filterOf(in.PageParams)
-			f.Instrument, f.Country, f.Technology, f.Vintage = in.Instrument, in.Country, in.Technology, in.Vintage
+			f := in.filter()
 			f.Owner, f.SiteID, f.Status = in.Owner, in.SiteID, in.Status
 			items, next, err := g.cfg.DB.ReadModelBatches(ctx, f)
 			if err != nil {
@@ -77,8 +87,7 @@ func (g *Gateway) marketRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			f := filterOf(in.PageParams)
-			f.Instrument, f.Country, f.Technology, f.Vintage = in.Instrument, in.Country, in.Technology, in.Vintage
+			f := in.filter()
 			f.Owner, f.BatchID = owner, in.BatchID
 			items, next, err := g.cfg.DB.ReadModelHoldings(ctx, f)
 			if err != nil {
@@ -122,8 +131,7 @@ func (g *Gateway) marketRoutes() {
 			Buyer  string `query:"buyer" maxLength:"64" doc:"me, or (registry, auditors) an organisation"`
 		}) (*listOutput[greenmint.Listing], error) {
 			p := principalOf(ctx)
-			f := filterOf(in.PageParams)
-			f.Instrument, f.Country, f.Technology, f.Vintage = in.Instrument, in.Country, in.Technology, in.Vintage
+			f := in.filter()
 			f.Status = in.Status
 			for _, who := range []struct {
 				asked string
