@@ -3,15 +3,32 @@
 // new site and meters, readings arrive (an API key, as a collector sends
 // them), the oracle attests and a batch mints, the miner lists, a buyer
 // reserves, the miner confirms, the buyer retires two batches into one
-// statement, the public page shows it retired, an auditor flags a batch
+// statement, the public page opened from the QR code decoded from the
+// statement's PDF shows it retired, an auditor flags a batch
 // and the registry resolves the flag. Then: another miner's user sees none
 // of it, and axe-core found no serious or critical violation on any page.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
+import { pdfQR } from './pdfqr.mjs'
 import { api, check, checked, launch, meterKey, readingsCSV, signIn, startServer, token, until, violations } from './harness.mjs'
 
 const SITE = 'SITE0777'
+
+// quantity is web/src/lib/format.ts's: a part's quantity as the pages show
+// it (EAC in Wh, CO2E in gCO2e; a batch ID starts with its instrument).
+function quantity(q, batchID) {
+  const a = Math.abs(q)
+  if (batchID.startsWith('CO2E-')) {
+    if (a >= 1e6) return `${(q / 1e6).toFixed(3)} tCO2e`
+    if (a >= 1e3) return `${(q / 1e3).toFixed(1)} kgCO2e`
+    return `${q} gCO2e`
+  }
+  if (a >= 1e9) return `${(q / 1e9).toFixed(2)} GWh`
+  if (a >= 1e6) return `${(q / 1e6).toFixed(2)} MWh`
+  if (a >= 1e3) return `${(q / 1e3).toFixed(1)} kWh`
+  return `${q} Wh`
+}
 const DAY1 = '2023-06-01T00:00:00Z'
 let srv
 let browser
@@ -258,14 +275,27 @@ test('the buyer retires parts of two batches into one statement; the public page
   const [download] = await Promise.all([page.waitForEvent('download'), pdfLink.click()])
   const pdf = await readFile(await download.path())
   assert.equal(pdf.subarray(0, 5).toString(), '%PDF-', 'the statement download is not a PDF')
+  // Its QR code, decoded from the PDF's image as a phone's camera would,
+  // is the statement's public page on this gateway.
+  const scanned = new URL(pdfQR(pdf))
+  assert.equal(scanned.origin, new URL(srv.url).origin, `the QR code's URL ${scanned}`)
+  assert.equal(scanned.pathname, `/verify/retirements/${encodeURIComponent(state.statement)}`, `the QR code's URL ${scanned}`)
 
+  // A phone opens it.
   const phone = await browser.newContext({ baseURL: srv.url, bypassCSP: true, viewport: { width: 390, height: 844 }, isMobile: true })
   const pub = await phone.newPage()
-  await pub.goto(`/verify/retirements/${state.statement}`)
+  await pub.goto(scanned.href)
   await pub.locator('[data-testid=verdict]').waitFor()
-  assert.match(await pub.locator('[data-testid=verdict]').textContent(), /genuine/)
+  assert.match(await pub.locator('[data-testid=verdict]').getAttribute('class'), /\bok\b/, 'the statement does not verify')
+  assert.match(await pub.locator('[data-testid=verdict]').textContent(), /This statement is genuine: every check holds/)
   assert.equal(await pub.locator('[data-testid=beneficiary]').textContent(), 'Acme Offsets GmbH')
   assert.match(await pub.locator('main').textContent(), /Retired/)
+  assert.ok((await pub.locator('main').textContent()).includes(`Statement${state.statement}`), 'the public page shows another statement')
+  // Each part with its quantity.
+  const [b1, b2] = state.batches
+  const parts = (await pub.locator('section[aria-label=Statement] li').allTextContents()).sort()
+  const want = [`${quantity(q1, b1)} of batch ${b1}`, `${quantity(Math.floor(q2 / 2), b2)} of batch ${b2}`].sort()
+  assert.deepEqual(parts, want, 'the public page lists other parts')
   const width = await pub.evaluate(() => document.documentElement.scrollWidth)
   assert.ok(width <= 390, `the public page is ${width}px wide at phone width`)
   await check(pub, 'public-retirement-phone')
