@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -99,6 +98,7 @@ type Gateway struct {
 	lim     *limits
 	roles   *roleCache
 	verify  *verifyCache
+	tokens  tokenCache
 	// builds caps the offline proof bundles built at once: each reads the
 	// ledger's blocks.
 	builds semaphore
@@ -123,7 +123,7 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		cfg.IdempotencyTTL = 24 * time.Hour
 	}
 	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

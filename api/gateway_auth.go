@@ -147,11 +147,44 @@ func checkCSRF(c *gin.Context) error {
 }
 
 func (g *Gateway) tokenPrincipal(tok string, cookie bool) (*Principal, error) {
-	cl, err := g.cfg.Auth.VerifyAccess(tok)
+	cl, err := g.tokens.verify(g.cfg.Auth, tok, g.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
 	return &Principal{ID: cl.Subject, Org: cl.Org, Role: greenmint.Role(cl.Role), Admin: cl.Admin, Cookie: cookie}, nil
+}
+
+// tokenCache remembers access tokens already verified, by their exact
+// bytes, until they expire: a client sends the same token many times in
+// its ten minutes, and each Ed25519 verification costs more than the rest
+// of authentication. A token is in it only after VerifyAccess accepted it,
+// and leaves at its exp (with auth's leeway); the cache holds at most
+// maxTokens (then it starts over).
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[string]*auth.Claims
+}
+
+const maxTokens = 10_000
+
+func (c *tokenCache) verify(a *auth.Service, tok string, now time.Time) (*auth.Claims, error) {
+	c.mu.Lock()
+	cl, ok := c.m[tok]
+	c.mu.Unlock()
+	if ok && cl.ExpiresAt != nil && now.Before(cl.ExpiresAt.Add(auth.Leeway)) {
+		return cl, nil
+	}
+	cl, err := a.VerifyAccess(tok)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxTokens {
+		c.m = map[string]*auth.Claims{}
+	}
+	c.m[tok] = cl
+	c.mu.Unlock()
+	return cl, nil
 }
 
 func (g *Gateway) apiKeyPrincipal(ctx context.Context, tok string) (*Principal, error) {
