@@ -207,9 +207,21 @@ test('the miner sees the hourly matching and its batches and lists part of one',
 
 test('a buyer filters the marketplace and reserves; the miner confirms payment, then transfers more', async () => {
   const page = (pages.buyer = await signIn(browser, srv.url, srv.logins.buyer))
+  const row = page.locator('tr', { hasText: state.batches[0] })
+  // The grid surplus share filter: a percentage, sent as basis points; the
+  // gateway decides which listings reach it.
+  await page.fill('#f-surplus', '150')
+  await page.getByRole('button', { name: 'Apply filters' }).click()
+  assert.match(await page.locator('#f-surplus-err').textContent(), /at most 100%/)
+  const all = await api(srv.url, 'GET', '/listings?min_surplus_share=10000&limit=100', { token: await token(srv.url, srv.logins.buyer) })
+  await page.fill('#f-surplus', '100')
+  const [req] = await Promise.all([page.waitForRequest((r) => r.url().includes('/v1/listings?') && r.url().includes('min_surplus_share=')), page.getByRole('button', { name: 'Apply filters' }).click()])
+  assert.equal(new URL(req.url()).searchParams.get('min_surplus_share'), '10000')
+  if (all.items?.some((l) => l.batch_id === state.batches[0])) await row.waitFor()
+  else await until('the listing filtered out', async () => (await row.count()) === 0, 10_000)
+  await page.fill('#f-surplus', '')
   await page.fill('#f-country', 'ES')
   await page.getByRole('button', { name: 'Apply filters' }).click()
-  const row = page.locator('tr', { hasText: state.batches[0] })
   await row.waitFor()
   await check(page, 'buyer-marketplace')
   state.listing = (await row.locator('a').first().textContent()).trim()

@@ -4,6 +4,7 @@ import { useQuery } from '@tanstack/react-query'
 import { api, unwrap } from '../../api/client'
 import { live } from '../../lib/live'
 import { date, money, num } from '../../lib/format'
+import { surplusShareBP } from '../../lib/surplus'
 import { ActionStatus, useAction } from '../../components/form'
 import { Loading, Page, Section, Status, Table } from '../../components/ui'
 
@@ -12,18 +13,22 @@ interface Filters {
   country: string
   technology: string
   vintage: string
+  surplus: string // percent, as typed
 }
 
 export default function Marketplace() {
-  const [draft, setDraft] = useState<Filters>({ instrument: '', country: '', technology: '', vintage: '' })
+  const [draft, setDraft] = useState<Filters>({ instrument: '', country: '', technology: '', vintage: '', surplus: '' })
   const [f, setF] = useState<Filters>(draft)
   const [vintageError, setVintageError] = useState('')
+  const [surplusError, setSurplusError] = useState('')
+  const surplusBP = surplusShareBP(f.surplus).bp
   const query = {
     limit: 100,
     ...(f.instrument ? { instrument: f.instrument as 'CO2E' | 'EAC' } : {}),
     ...(f.country ? { country: f.country } : {}),
     ...(f.technology ? { technology: f.technology } : {}),
     ...(f.vintage ? { vintage: Number(f.vintage) } : {}),
+    ...(surplusBP ? { min_surplus_share: surplusBP } : {}),
   }
   const market = useQuery({ queryKey: ['listings', 'market', query], queryFn: () => unwrap(api.GET('/listings', { params: { query } })), ...live })
   const mine = useQuery({
@@ -41,11 +46,11 @@ export default function Marketplace() {
           aria-label="Filter listings"
           onSubmit={(e) => {
             e.preventDefault()
-            if (draft.vintage && !/^\d{4}$/.test(draft.vintage)) {
-              setVintageError('Enter a year, e.g. 2023.')
-              return
-            }
-            setVintageError('')
+            const vErr = draft.vintage && !/^\d{4}$/.test(draft.vintage) ? 'Enter a year, e.g. 2023.' : ''
+            const sErr = surplusShareBP(draft.surplus).error ?? ''
+            setVintageError(vErr)
+            setSurplusError(sErr)
+            if (vErr || sErr) return
             setF(draft)
           }}
         >
@@ -74,11 +79,30 @@ export default function Marketplace() {
               </p>
             ) : null}
           </div>
+          <div className="field">
+            <label htmlFor="f-surplus">Grid surplus share at least (%)</label>
+            <input
+              id="f-surplus"
+              value={draft.surplus}
+              onChange={set('surplus')}
+              inputMode="decimal"
+              placeholder="25"
+              aria-invalid={surplusError ? true : undefined}
+              aria-describedby={surplusError ? 'f-surplus-err f-surplus-hint' : 'f-surplus-hint'}
+            />
+            {surplusError ? (
+              <p className="field-error" id="f-surplus-err">
+                {surplusError}
+              </p>
+            ) : null}
+          </div>
           <button type="submit" className="primary">
             Apply filters
           </button>
         </form>
-        <p className="hint">The grid surplus share filter arrives with the gateway's next release.</p>
+        <p className="hint" id="f-surplus-hint">
+          Grid surplus share: the share of a batch's hours (gaps included) in which the grid had surplus renewable supply.
+        </p>
       </Section>
       <div aria-live="polite" className="action-status">
         <ActionStatus action={act} />
