@@ -135,13 +135,7 @@ func (g *Gateway) registryRoutes() {
 		})
 
 	huma.Register(g.api, operation(http.MethodGet, "/oracles", "listOracles", "Registered oracle keys and their status", tag, signedIn),
-		func(ctx context.Context, in *struct{ PageParams }) (*listOutput[greenmint.OracleRegistration], error) {
-			var out []greenmint.OracleRegistration
-			if err := g.evaluate(ctx, greenmint.QueryListOracles, struct{}{}, &out); err != nil {
-				return nil, err
-			}
-			return pageOf(ctx, out, in.PageParams)
-		})
+		queryList[greenmint.OracleRegistration](g, greenmint.QueryListOracles))
 	huma.Register(g.api, operation(http.MethodPost, "/oracles", "registerOracle", "Register an oracle's Ed25519 key", tag, registry),
 		func(ctx context.Context, in *struct {
 			IdemHeader
@@ -180,13 +174,7 @@ func (g *Gateway) registryRoutes() {
 		})
 
 	huma.Register(g.api, operation(http.MethodGet, "/datasets", "listDatasets", "Registered emission-factor datasets (R9)", tag, signedIn),
-		func(ctx context.Context, in *struct{ PageParams }) (*listOutput[greenmint.Dataset], error) {
-			var out []greenmint.Dataset
-			if err := g.evaluate(ctx, greenmint.QueryListDatasets, struct{}{}, &out); err != nil {
-				return nil, err
-			}
-			return pageOf(ctx, out, in.PageParams)
-		})
+		queryList[greenmint.Dataset](g, greenmint.QueryListDatasets))
 	huma.Register(g.api, operation(http.MethodPost, "/datasets", "publishDataset", "Publish an emission-factor dataset from CSV (R9)", tag, registry),
 		func(ctx context.Context, in *struct {
 			IdemHeader
@@ -284,4 +272,16 @@ func statusRoute[T any](g *Gateway, kind, verb, id, summary, fn string) {
 			req.IdempotencyKey = in.IdempotencyKey
 			return write[T](ctx, g, fn, req)
 		})
+}
+
+// queryList answers a page of what a contract query that takes no
+// argument lists, as the caller.
+func queryList[T any](g *Gateway, fn string) func(context.Context, *struct{ PageParams }) (*listOutput[T], error) {
+	return func(ctx context.Context, in *struct{ PageParams }) (*listOutput[T], error) {
+		var out []T
+		if err := g.evaluate(ctx, fn, struct{}{}, &out); err != nil {
+			return nil, err
+		}
+		return pageOf(ctx, out, in.PageParams)
+	}
 }

@@ -109,42 +109,29 @@ func (g *Gateway) webhookRoutes() {
 			}
 			return page(ctx, out, next), nil
 		})
-	huma.Register(g.api, operation(http.MethodGet, "/webhooks/{id}", "getWebhook", "A webhook subscription", tag, admin),
-		func(ctx context.Context, in *IDPath) (*bodyOf[WebhookView], error) {
-			w, err := g.webhooks()
-			if err != nil {
-				return nil, err
-			}
-			s, err := w.Subscription(ctx, principalOf(ctx).Org, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &bodyOf[WebhookView]{webhookView(s, false)}, nil
-		})
-	huma.Register(g.api, operation(http.MethodGet, "/webhooks/{id}/secret", "getWebhookSecret", "A subscription with its signing secret (after a key rotation the secret changes: fetch it again)", tag, admin),
-		func(ctx context.Context, in *IDPath) (*bodyOf[WebhookView], error) {
-			w, err := g.webhooks()
-			if err != nil {
-				return nil, err
-			}
-			s, err := w.Subscription(ctx, principalOf(ctx).Org, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &bodyOf[WebhookView]{webhookView(s, true)}, nil
-		})
-	huma.Register(g.api, operation(http.MethodDelete, "/webhooks/{id}", "unsubscribeWebhook", "Stop a subscription: nothing more is sent, pending deliveries fail", tag, admin),
-		func(ctx context.Context, in *IDPath) (*bodyOf[WebhookView], error) {
-			w, err := g.webhooks()
-			if err != nil {
-				return nil, err
-			}
-			s, err := w.Unsubscribe(ctx, principalOf(ctx).Org, in.ID)
-			if err != nil {
-				return nil, err
-			}
-			return &bodyOf[WebhookView]{webhookView(s, false)}, nil
-		})
+	// One subscription: shown, shown with its secret, or stopped.
+	for _, r := range []struct {
+		method, path, id, summary string
+		secret                    bool
+		do                        func(*webhook.Service, context.Context, string, string) (webhook.Subscription, error)
+	}{
+		{http.MethodGet, "/webhooks/{id}", "getWebhook", "A webhook subscription", false, (*webhook.Service).Subscription},
+		{http.MethodGet, "/webhooks/{id}/secret", "getWebhookSecret", "A subscription with its signing secret (after a key rotation the secret changes: fetch it again)", true, (*webhook.Service).Subscription},
+		{http.MethodDelete, "/webhooks/{id}", "unsubscribeWebhook", "Stop a subscription: nothing more is sent, pending deliveries fail", false, (*webhook.Service).Unsubscribe},
+	} {
+		huma.Register(g.api, operation(r.method, r.path, r.id, r.summary, tag, admin),
+			func(ctx context.Context, in *IDPath) (*bodyOf[WebhookView], error) {
+				w, err := g.webhooks()
+				if err != nil {
+					return nil, err
+				}
+				s, err := r.do(w, ctx, principalOf(ctx).Org, in.ID)
+				if err != nil {
+					return nil, err
+				}
+				return &bodyOf[WebhookView]{webhookView(s, r.secret)}, nil
+			})
+	}
 	huma.Register(g.api, operation(http.MethodGet, "/webhooks/{id}/deliveries", "listWebhookDeliveries", "A subscription's deliveries, newest first", tag, admin),
 		func(ctx context.Context, in *struct {
 			PageParams
