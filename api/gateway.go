@@ -99,6 +99,7 @@ type Gateway struct {
 	roles   *roleCache
 	verify  *verifyCache
 	tokens  tokenCache
+	streams streamCaps
 	// builds caps the offline proof bundles built at once: each reads the
 	// ledger's blocks.
 	builds semaphore
@@ -191,7 +192,7 @@ func newGateway(cfg GatewayConfig) (*Gateway, error) {
 	// Every /v1 route: the caller's credential (if any) is read, the rate
 	// limit applied by credential or address, then the Idempotency-Key of
 	// writes honoured, before huma validates and runs the operation.
-	v1 := r.Group("/v1", g.authenticate(), g.idempotency())
+	v1 := r.Group("/v1", g.authenticate(), g.streamLimit(), g.idempotency())
 	hc := huma.DefaultConfig("Greenmint registry API", APIVersion)
 	hc.CreateHooks = nil // no $schema links in bodies
 	hc.DocsPath = ""     // the reference page is served from embedded assets below

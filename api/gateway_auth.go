@@ -201,6 +201,57 @@ func (g *Gateway) apiKeyPrincipal(ctx context.Context, tok string) (*Principal, 
 	return p, nil
 }
 
+// streamCaps bounds the live event streams open at once: per caller (a
+// principal, or an address for anonymous callers) and in all, so that no
+// one can hold the server's connections with streams.
+type streamCaps struct {
+	mu    sync.Mutex
+	per   map[string]int
+	total int
+}
+
+const (
+	maxStreamsPerCaller = 4
+	maxStreams          = 128
+)
+
+// streamLimit admits a request to an event stream while the caps allow it
+// (429 otherwise) and frees its place when the stream ends.
+func (g *Gateway) streamLimit() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := c.Request.URL.Path
+		if p != "/v1/events" && p != "/v1/public/events" {
+			c.Next()
+			return
+		}
+		who := "address:" + addressKey(c)
+		if pr := principalOf(c.Request.Context()); pr != nil {
+			who = pr.ID
+		}
+		g.streams.mu.Lock()
+		if g.streams.per == nil {
+			g.streams.per = map[string]int{}
+		}
+		if g.streams.per[who] >= maxStreamsPerCaller || g.streams.total >= maxStreams {
+			g.streams.mu.Unlock()
+			fail(c, tooMany(5*time.Second))
+			return
+		}
+		g.streams.per[who]++
+		g.streams.total++
+		g.streams.mu.Unlock()
+		defer func() {
+			g.streams.mu.Lock()
+			if g.streams.per[who]--; g.streams.per[who] == 0 {
+				delete(g.streams.per, who)
+			}
+			g.streams.total--
+			g.streams.mu.Unlock()
+		}()
+		c.Next()
+	}
+}
+
 // access is who may call an operation.
 type access struct {
 	public bool             // anyone, signed in or not
@@ -310,6 +361,15 @@ func (g *Gateway) identityFor(ctx context.Context, p *Principal) (*greenmint.Ide
 	if role, err := g.roleOfCert(id.Certificate); err != nil {
 		return nil, err
 	} else if role != p.Role && !p.APIKey {
+		// The identity is re-enrolled in the role the user has now, never
+		// in an older token's claim (which would undo an admin's change).
+		u, err := g.cfg.Auth.User(ctx, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if u.Role != p.Role {
+			return nil, greenmint.Errorf(greenmint.EUNAUTHENTICATED, "your role changed since this access token was issued: refresh your session")
+		}
 		if _, err := g.cfg.Keyring.Reenroll(ctx, p.ID, p.Role); err != nil {
 			return nil, err
 		}

@@ -400,6 +400,13 @@ func (g *Gateway) attest(ctx context.Context, b AttestBody) (*bodyOf[greenmint.M
 	if err != nil {
 		return nil, err
 	}
+	// The oracle signs as itself: only an organisation the registry
+	// admitted as an oracle may set it to work (R11).
+	if ok, err := g.roleCounts(ctx, principalOf(ctx)); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, greenmint.Errorf(greenmint.EFORBIDDEN, "organisation %s is not admitted as an oracle by the registry: only admitted oracles may have attestations made (R11)", principalOf(ctx).Org)
+	}
 	if b.Instrument == "" {
 		b.Instrument = greenmint.CO2E
 	}
@@ -436,8 +443,11 @@ func (g *Gateway) matching(ctx context.Context, siteID string, from, to time.Tim
 		return nil, err
 	}
 	p := principalOf(ctx)
-	if s.Owner != p.Org && p.Role != greenmint.RoleOracle {
+	if s.Owner != p.Org {
 		all, err := g.readsEverything(ctx, p)
+		if err == nil && !all && p.Role == greenmint.RoleOracle {
+			all, err = g.roleCounts(ctx, p) // an admitted oracle reads the readings it attests
+		}
 		if err != nil {
 			return nil, err
 		}
