@@ -28,7 +28,7 @@ BENCH_PKGS := ./ledger/embedded/ ./api/ ./oracle/ ./readmodel/ ./statement/ ./bu
 bench:
 	@$(if $(FABRIC_BIN),,echo "note: FABRIC_BIN is not set; the Fabric benchmarks are skipped";)
 	@$(GO) test -p 1 -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS) 2>&1 | tee /tmp/greenmint-bench.out | \
-		awk '{ for (i = 1; i <= NF; i++) if ($$i ~ /^BENCH:/) { split($$i, p, ":"); print "BENCH", p[2], $$(i-1), p[3] } }'
+		awk '{ for (i = 1; i <= NF; i++) if ($$i ~ /^BENCH:[^:]+:/) { split($$i, p, ":"); print "BENCH", p[2], $$(i-1), p[3] } }'
 	@! grep -E '^(FAIL|panic)' /tmp/greenmint-bench.out
 	@$(MAKE) --no-print-directory web-bench
 
