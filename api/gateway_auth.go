@@ -224,6 +224,14 @@ func (g *Gateway) streamLimit() gin.HandlerFunc {
 			c.Next()
 			return
 		}
+		// A resume position that does not parse is refused before the
+		// stream starts (its answer could not be a problem after).
+		for _, f := range []struct{ name, v string }{{"Last-Event-ID", c.GetHeader("Last-Event-ID")}, {"after", c.Query("after")}} {
+			if _, _, ok := parseEventID(f.v); f.v != "" && (!ok || len(f.v) > 40) {
+				fail(c, greenmint.Errorf(greenmint.EINVALID, "%s %.40q is neither <block>-<index> nor an event id this stream sent", f.name, f.v))
+				return
+			}
+		}
 		who := "address:" + addressKey(c)
 		if pr := principalOf(c.Request.Context()); pr != nil {
 			who = pr.ID

@@ -86,13 +86,8 @@ func (g *Gateway) stream(ctx context.Context, in *eventsInput, send sse.Sender, 
 		resume = in.After
 	}
 	if resume != "" {
-		b, i, ok := parseEventID(resume)
-		if !ok {
-			_ = send.Data(Heartbeat{Position: "invalid resume position " + strconv.Quote(resume) + ": starting with new events"})
-			resume = ""
-		} else {
-			block, index = b, i
-		}
+		// streamLimit refused a position that does not parse.
+		block, index, _ = parseEventID(resume)
 	}
 	if resume == "" {
 		if cp := g.cfg.Projector.Checkpoint(); !cp.Empty {

@@ -139,6 +139,11 @@ func TestEventStreams(t *testing.T) {
 	if ev := next(t, resumed, greenmint.TxRetire); ev.data.TxID != st.TxID {
 		t.Fatalf("resumed stream told %+v first", ev.data)
 	}
+	// A resume position that does not parse is a problem, not a stream.
+	for _, bad := range []string{"/v1/public/events?after=x-1", "/v1/public/events?after=-5"} {
+		e.problem(e.do("GET", bad, "", nil), 400, greenmint.EINVALID)
+	}
+	e.problem(e.do("GET", "/v1/events", e.as("buyer"), nil, "Last-Event-ID", "yesterday"), 400, greenmint.EINVALID)
 	// An anonymous caller cannot open an organisation's stream.
 	e.problem(e.do("GET", "/v1/events", "", nil), 401, greenmint.EUNAUTHENTICATED)
 }

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"github.com/greenmint/greenmint/api"
 	"github.com/greenmint/greenmint/consortium"
 	"github.com/greenmint/greenmint/internal/greenminttest"
-	"github.com/greenmint/greenmint/oracle"
 )
 
 // The marketplace, batches and holdings filtered by min_surplus_share (basis
@@ -40,7 +38,10 @@ func TestSurplusShareFilter(t *testing.T) {
 			var ids, listings []string
 			var last string
 			for i, b := range batches {
-				sa := surplusAttestation(t, n, day(i), b.surplus, gap)
+				sa, err := n.AttestHours(n.Site, greenmint.EAC, day(i), b.surplus, gap, greenminttest.OracleAID, greenminttest.OracleBID)
+				if err != nil {
+					t.Fatal(err)
+				}
 				var minted greenmint.MintResult
 				if _, err := greenmint.SubmitJSON(ctx, n.Ledger, n.OracleA, greenmint.TxMint, greenmint.MintRequest{Attestation: *sa}, &minted); err != nil {
 					t.Fatalf("minting %q: %v", b.name, err)
@@ -93,44 +94,6 @@ func TestSurplusShareFilter(t *testing.T) {
 			}
 		})
 	}
-}
-
-// surplusAttestation has both oracles sign the attestation of n's site
-// over p with the grid state surplus(h) (else normal) for hour h of the
-// period and the hours gap(h) left out for missing data, as statement's
-// fixture builds its batches.
-func surplusAttestation(tb testing.TB, n *greenminttest.Network, p greenminttest.Period, surplus, gap func(h int) bool) *greenmint.SignedAttestation {
-	tb.Helper()
-	s := n.Site
-	readings, err := s.Readings(p)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	in := oracle.AttestationInput{
-		SiteID: s.ID, Instrument: greenmint.EAC, PeriodStart: p.Start, PeriodEnd: p.End(),
-		Dataset: n.Dataset, GridRegion: s.GridRegion, ConsumptionMeters: []string{s.Consumption}, AttestedAt: p.End().Add(time.Hour),
-		Readings: readings,
-	}
-	for h := 0; h < p.Hours; h++ {
-		cons, pv := readings[2*h], readings[2*h+1]
-		state := greenmint.GridNormal
-		if surplus(h) {
-			state = greenmint.GridSurplus
-		}
-		in.Hours = append(in.Hours, oracle.HourInput{
-			Start: p.Start.Add(time.Duration(h) * time.Hour), ConsumptionWh: cons.EnergyWh, Complete: !gap(h), GridState: state,
-			Supplies: []greenmint.Allocation{{MeterID: s.Generation, Technology: s.Technology, GeneratedWh: pv.EnergyWh, AvailableWh: pv.EnergyWh}},
-		})
-	}
-	a, err := oracle.BuildAttestation(in)
-	if err != nil {
-		tb.Fatal(fmt.Errorf("building the attestation of %v: %w", p, err))
-	}
-	sa, err := n.Sign(a, greenminttest.OracleAID, greenminttest.OracleBID)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return sa
 }
 
 func listIDs[T any](xs []T, id func(T) string) []string {

@@ -6,51 +6,12 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/greenmint/greenmint"
 	"github.com/greenmint/greenmint/internal/greenminttest"
 	"github.com/greenmint/greenmint/internal/store"
-	"github.com/greenmint/greenmint/oracle"
 	"github.com/greenmint/greenmint/readmodel"
 )
-
-// attestPattern has both oracles sign the attestation of n's site over p
-// with the grid state surplus(h) for hour h of the period and the hours
-// gap(h) left out for missing data (as statement's fixture does).
-func attestPattern(tb testing.TB, n *greenminttest.Network, p greenminttest.Period, surplus, gap func(h int) bool) *greenmint.SignedAttestation {
-	tb.Helper()
-	s := n.Site
-	readings, err := s.Readings(p)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	in := oracle.AttestationInput{
-		SiteID: s.ID, Instrument: greenmint.EAC, PeriodStart: p.Start, PeriodEnd: p.End(),
-		Dataset: n.Dataset, GridRegion: s.GridRegion, ConsumptionMeters: []string{s.Consumption}, AttestedAt: p.End().Add(time.Hour),
-		Readings: readings,
-	}
-	for h := 0; h < p.Hours; h++ {
-		cons, pv := readings[2*h], readings[2*h+1]
-		state := greenmint.GridNormal
-		if surplus(h) {
-			state = greenmint.GridSurplus
-		}
-		in.Hours = append(in.Hours, oracle.HourInput{
-			Start: p.Start.Add(time.Duration(h) * time.Hour), ConsumptionWh: cons.EnergyWh, Complete: !gap(h), GridState: state,
-			Supplies: []greenmint.Allocation{{MeterID: s.Generation, Technology: s.Technology, GeneratedWh: pv.EnergyWh, AvailableWh: pv.EnergyWh}},
-		})
-	}
-	a, err := oracle.BuildAttestation(in)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sa, err := n.Sign(a, greenminttest.OracleAID, greenminttest.OracleBID)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return sa
-}
 
 // A batch's surplus_bp is floor(10000·surplus hours / period hours), gaps
 // counted among the period's hours; batch, listing and holding lists filter
@@ -89,7 +50,10 @@ func TestBatchSurplusShare(t *testing.T) {
 	listings := make([]string, len(batches))
 	submit(n.Buyer, greenmint.TxOpenAccount, greenmint.OpenAccountRequest{}, nil)
 	for i, b := range batches {
-		sa := attestPattern(t, n, b.p, b.surplus, b.gap)
+		sa, err := n.AttestHours(n.Site, greenmint.EAC, b.p, b.surplus, b.gap, greenminttest.OracleAID, greenminttest.OracleBID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var minted greenmint.MintResult
 		submit(n.OracleA, greenmint.TxMint, greenmint.MintRequest{Attestation: *sa}, &minted)
 		ids[i] = minted.BatchID

@@ -157,6 +157,14 @@ func (e *Env) RegisterSite(ctx context.Context, owner *greenmint.Identity, siteI
 // directly, without an oracle's storage, and has the given oracles sign
 // it: the reference the oracle path is tested against.
 func (e *Env) Attest(s *Site, inst greenmint.Instrument, p Period, signers ...string) (*greenmint.SignedAttestation, error) {
+	return e.AttestHours(s, inst, p, nil, nil, signers...)
+}
+
+// AttestHours is Attest with each hour's grid state and completeness
+// chosen: surplus(h) makes hour h of p a grid-surplus hour (the others
+// normal) and gap(h) leaves it out for missing data; with nil functions
+// every hour is complete and its grid state unknown.
+func (e *Env) AttestHours(s *Site, inst greenmint.Instrument, p Period, surplus, gap func(h int) bool, signers ...string) (*greenmint.SignedAttestation, error) {
 	readings, err := s.Readings(p)
 	if err != nil {
 		return nil, err
@@ -166,11 +174,19 @@ func (e *Env) Attest(s *Site, inst greenmint.Instrument, p Period, signers ...st
 		Dataset: e.Dataset, GridRegion: s.GridRegion, ConsumptionMeters: []string{s.Consumption}, AttestedAt: p.End().Add(time.Hour),
 		Readings: readings,
 	}
-	for i := 0; i < len(readings); i += 2 {
+	for i := 0; i+1 < len(readings); i += 2 {
+		h := i / 2
 		cons, gen := readings[i], readings[i+1]
 		start, _ := greenmint.ParseTime(cons.Start)
+		state := greenmint.GridUnknown
+		if surplus != nil {
+			state = greenmint.GridNormal
+			if surplus(h) {
+				state = greenmint.GridSurplus
+			}
+		}
 		in.Hours = append(in.Hours, oracle.HourInput{
-			Start: start, ConsumptionWh: cons.EnergyWh, Complete: true, GridState: greenmint.GridUnknown,
+			Start: start, ConsumptionWh: cons.EnergyWh, Complete: gap == nil || !gap(h), GridState: state,
 			Supplies: []greenmint.Allocation{{MeterID: s.Generation, Technology: s.Technology, GeneratedWh: gen.EnergyWh, AvailableWh: gen.EnergyWh}},
 		})
 	}
